@@ -1,0 +1,81 @@
+/**
+ * The closed set of error codes: `ERR_<AREA>_<WHAT>`, each with its HTTP status.
+ * This table is a contract with every client (the web app maps codes to words).
+ * `docs/errors.md` documents each one; a test keeps the three in sync.
+ */
+export const ERROR_STATUS = {
+  ERR_INTERNAL: 500,
+  ERR_NOT_FOUND: 404,
+  ERR_VALIDATION: 400,
+  ERR_PAYLOAD_TOO_LARGE: 413,
+  ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  ERR_RATE_LIMITED: 429,
+  ERR_NOT_READY: 503,
+
+  ERR_PROTOCOL_VERSION: 400,
+  ERR_PROTOCOL_INVALID_MESSAGE: 400,
+  ERR_PROTOCOL_MESSAGE_TOO_LARGE: 413,
+  ERR_PROTOCOL_UNKNOWN_EVENT: 400,
+
+  ERR_AUTH_REQUIRED: 401,
+  ERR_AUTH_INVALID_CREDENTIALS: 401,
+  ERR_AUTH_INVALID_TOKEN: 401,
+  ERR_AUTH_TOKEN_EXPIRED: 401,
+  ERR_AUTH_TOKEN_REVOKED: 401,
+  ERR_AUTH_WRONG_TOKEN_KIND: 401,
+  ERR_AUTH_USER_DISABLED: 401,
+  ERR_AUTH_FORBIDDEN: 403,
+  ERR_AUTH_RATE_LIMITED: 429,
+  ERR_AUTH_IP_BLOCKED: 429,
+  ERR_AUTH_WEAK_PASSWORD: 400,
+  ERR_AUTH_INVALID_TICKET: 401,
+  ERR_AUTH_ORIGIN_FORBIDDEN: 403,
+
+  ERR_USER_NOT_FOUND: 404,
+  ERR_USER_EXISTS: 409,
+  ERR_USER_LAST_ADMIN: 409,
+
+  ERR_TOKEN_NOT_FOUND: 404,
+
+  ERR_AGENT_KEY_NOT_FOUND: 404,
+  ERR_AGENT_KEY_INVALID: 401,
+  ERR_AGENT_MACHINE_UNRESOLVED: 503,
+
+  ERR_SESSION_NOT_FOUND: 404,
+  ERR_SESSION_WRONG_SESSION: 403,
+  ERR_SESSION_NOT_CONNECTED: 409,
+
+  ERR_MACHINE_NOT_FOUND: 404,
+
+  ERR_SUPPORT_CODE_INVALID: 401,
+  ERR_SUPPORT_CODE_EXPIRED: 401,
+  ERR_SUPPORT_CODE_CANCELLED: 401,
+  ERR_SUPPORT_CODE_USED: 401,
+  ERR_SUPPORT_CODE_NOT_FOUND: 404,
+  ERR_SUPPORT_CODE_EXHAUSTED: 503,
+
+  ERR_SIGNAL_NOT_ALLOWED: 403,
+  ERR_SIGNAL_TARGET_UNKNOWN: 404,
+  ERR_INPUT_NOT_ALLOWED: 403,
+  ERR_INPUT_THROTTLED: 429,
+  ERR_CHAT_NOT_ALLOWED: 403,
+
+  ERR_IP_NOT_BLOCKED: 404,
+  ERR_DB_UNAVAILABLE: 503,
+} as const;
+
+/** Every error code the server can return. */
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** All codes, in table order. */
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
+
+/** HTTP status for a code. */
+export function statusForCode(code: ErrorCode): number {
+  return ERROR_STATUS[code];
+}
+
+/** True when `value` is one of the known codes. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_STATUS, value);
+}

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { hostname } from 'node:os';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import type { Database } from './db/open-database.ts';
@@ -16,7 +19,16 @@ import { userRoutes } from './http/users/routes.ts';
 import { auditRoutes } from './http/audit/routes.ts';
 import { agentKeyRoutes } from './http/agent-keys/routes.ts';
 import { viewerTokenRoutes } from './http/sessions/viewer-token.ts';
+import { sessionRoutes } from './http/sessions/routes.ts';
+import { supportCodeRoutes } from './http/support-codes/routes.ts';
 import type { RouteEnv } from './http/route.ts';
+import { createPlanes, type Planes } from './planes/planes.ts';
+import { onAgentConnection } from './planes/agent-plane.ts';
+import { createInputLimiter, onViewerConnection } from './planes/viewer-plane.ts';
+import { onConsoleConnection } from './planes/console-plane.ts';
+import type { PlaneContext } from './planes/plane-context.ts';
+import { SessionService } from './sessions/session-service.ts';
+import { iceServersFor } from './sessions/ice.ts';
 
 /** What the server is built from. Tests hand in their own database and logger. */
 export interface AppDeps {
@@ -33,6 +45,8 @@ export interface AppDeps {
 export interface App {
   http: FastifyInstance;
   services: Services;
+  sessions: SessionService;
+  planes: Planes;
   /** Start listening; resolves to the bound port. */
   listen(): Promise<number>;
   /** Stop accepting, close live connections and the database. Idempotent. */
@@ -44,12 +58,27 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { config, db, logger } = deps;
   const services = await buildServices({ config, db, logger, hasher: deps.hasher, now: deps.now });
   await bootstrapAdmin({ ...services, logger, console: deps.console ?? { print: () => undefined }, password: config.BOOTSTRAP_ADMIN_PASSWORD });
-  const https = config.TLS_CERT_FILE && config.TLS_KEY_FILE
-    ? { cert: readFileSync(config.TLS_CERT_FILE), key: readFileSync(config.TLS_KEY_FILE) }
-    : null;
+
+  const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
+  const clientIp = (req: IncomingMessage) => resolveClientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
+  const tls = config.TLS_CERT_FILE && config.TLS_KEY_FILE ? { cert: readFileSync(config.TLS_CERT_FILE), key: readFileSync(config.TLS_KEY_FILE) } : null;
+
+  // The planes are created after Fastify; the server routes /ws/* to them first.
+  let planes: Planes | undefined;
   const http = Fastify({
     loggerInstance: logger,
-    ...(https ? { https } : {}),
+    serverFactory: (handler) => {
+      const route = (req: IncomingMessage, res: ServerResponse) => {
+        if (!planes?.handleRequest(req, res)) handler(req, res);
+      };
+      const server: Server = tls ? createHttpsServer(tls, route) : createHttpServer(route);
+      server.on('upgrade', (req, socket, head) => {
+        if (!planes?.handleUpgrade(req, socket, head)) socket.destroy();
+      });
+      server.headersTimeout = 20_000;
+      server.requestTimeout = 30_000;
+      return server;
+    },
     bodyLimit: 64 * 1024,
     trustProxy: false,
     genReqId: () => randomUUID(),
@@ -59,13 +88,72 @@ export async function createApp(deps: AppDeps): Promise<App> {
     logController: new LogController({ disableRequestLogging: config.LOG_LEVEL !== 'debug' && config.LOG_LEVEL !== 'trace' }),
   }) as unknown as FastifyInstance;
 
-  const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   http.decorateRequest('clientIp', '');
   http.addHook('onRequest', async (req) => {
-    req.clientIp = resolveClientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
+    req.clientIp = clientIp(req.raw);
   });
   installSecurityHeaders(http);
   installErrorHandling(http);
+
+  const nodeId = config.NODE_ID ?? `${hostname()}-${process.pid}`;
+  let broadcasterRef: Planes['broadcaster'] | undefined;
+  const sessions = new SessionService({
+    registry: services.registry,
+    sessions: services.sessions,
+    machines: services.machines,
+    supportCodes: services.supportCodes,
+    agentKeys: services.agentKeys,
+    audit: services.audit,
+    logger,
+    broadcaster: {
+      emit: (...a) => broadcasterRef?.emit(...a),
+      toConsoles: (...a) => broadcasterRef?.toConsoles(...a),
+      disconnect: (...a) => broadcasterRef?.disconnect(...a),
+    },
+    nodeId,
+    staleSessionTtlS: config.STALE_SESSION_TTL_S,
+    now: deps.now,
+  });
+  await sessions.restore();
+
+  const ctx: PlaneContext = {
+    config,
+    logger,
+    registry: services.registry,
+    sessions,
+    broadcaster: { emit: (...a) => broadcasterRef?.emit(...a), toConsoles: (...a) => broadcasterRef?.toConsoles(...a), disconnect: (...a) => broadcasterRef?.disconnect(...a) },
+    audit: services.audit,
+    iceServersFor: (subject) => iceServersFor(subject, config),
+  };
+  const inputLimiter = createInputLimiter(config.RELAY_INPUT_RATE_PER_S, config.RELAY_INPUT_BURST);
+  planes = createPlanes({
+    config,
+    logger,
+    audit: services.audit,
+    ipBlocker: services.ipBlocker,
+    events: services.events,
+    registry: services.registry,
+    clientIp,
+    handshake: {
+      identity: services.identity,
+      agentKeys: services.agentKeys,
+      supportCodes: services.supportCodes,
+      machines: services.machines,
+      registry: services.registry,
+      allowedOrigins: config.ALLOWED_ORIGINS,
+      now: deps.now,
+    },
+    async afterAuth(identity) {
+      if (identity.plane === 'viewer') await sessions.assertJoinable(identity.sessionId);
+    },
+    onConnection(plane, socket, identity, ip) {
+      if (identity.plane === 'agent') onAgentConnection(ctx, socket, identity, ip);
+      else if (identity.plane === 'viewer') onViewerConnection({ ...ctx, inputLimiter }, socket, identity, ip);
+      else onConsoleConnection(ctx, socket, identity);
+    },
+  });
+  broadcasterRef = planes.broadcaster;
+
   healthRoutes(http, db);
   const env: RouteEnv = { authenticator: services.authenticator };
   authRoutes(http, env, services);
@@ -73,25 +161,42 @@ export async function createApp(deps: AppDeps): Promise<App> {
   auditRoutes(http, env, { store: services.auditStore, ipBlocker: services.ipBlocker, audit: services.audit, now: deps.now });
   agentKeyRoutes(http, env, services.agentKeys);
   viewerTokenRoutes(http, env, services);
+  sessionRoutes(http, env, { machines: services.machines, sessions: services.sessions, registry: services.registry, service: sessions });
+  supportCodeRoutes(http, env, {
+    codes: services.supportCodes,
+    users: services.users,
+    audit: services.audit,
+    ipBlocker: services.ipBlocker,
+    registry: services.registry,
+    service: sessions,
+    joinLookupsPerMin: 30,
+  });
 
-  const pruneTimer = setInterval(() => void services.revocations.prune(), 60_000);
-  pruneTimer.unref();
+  const timers = [
+    setInterval(() => void services.revocations.prune(), 60_000),
+    setInterval(() => void sessions.reap().catch((err: unknown) => logger.error({ err }, 'reaper failed')), config.REAPER_INTERVAL_S * 1000),
+    setInterval(() => void services.supportCodes.expireDue().catch((err: unknown) => logger.warn({ err }, 'support code expiry failed')), 30_000),
+  ];
+  for (const t of timers) t.unref();
 
   let closing: Promise<void> | undefined;
   return {
     http,
     services,
+    sessions,
+    planes,
     async listen() {
       await http.listen({ port: config.PORT, host: config.HOST });
       const addr = http.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
-      logger.info({ port, host: config.HOST, publicUrl: config.PUBLIC_URL, database: db.kind }, 'server listening');
+      logger.info({ port, host: config.HOST, publicUrl: config.PUBLIC_URL, database: db.kind, nodeId }, 'server listening');
       return port;
     },
     close(reason = 'shutdown') {
       closing ??= (async () => {
         logger.info({ reason }, 'server closing');
-        clearInterval(pruneTimer);
+        for (const t of timers) clearInterval(t);
+        await planes!.close();
         await http.close();
         await db.close();
         logger.info({ reason }, 'server closed');

@@ -18,6 +18,10 @@ import { argon2Hasher, createDummyHash, type PasswordHasher } from './identity/p
 import { UserAdmin } from './identity/user-admin.ts';
 import { IpBlocker } from './security/ip-blocker.ts';
 import { AgentKeys } from './agent-keys/agent-keys.ts';
+import { prismaMachineStore } from './db/stores/machine-store.ts';
+import { prismaSupportCodeStore } from './db/stores/support-code-store.ts';
+import { SupportCodes } from './support-codes/support-codes.ts';
+import { Registry } from './sessions/registry.ts';
 
 export interface ServiceOptions {
   config: Config;
@@ -63,9 +67,12 @@ export async function buildServices(o: ServiceOptions) {
   });
   const agentKeys = new AgentKeys({ store: prismaAgentKeyStore(prisma), audit, events, logger, sharedKey: config.AGENT_API_KEY, now });
   const userAdmin = new UserAdmin({ users, hasher, identity, audit });
+  const supportCodes = new SupportCodes({ store: prismaSupportCodeStore(prisma), audit, publicUrl: config.PUBLIC_URL, now });
+  const machines = prismaMachineStore(prisma);
+  const registry = new Registry();
   await revocations.load();
   await ipBlocker.load();
-  return { users, tokenStore, auditStore, sessions, audit, events, tokens, revocations, ipBlocker, authenticator, identity, agentKeys, userAdmin, hasher };
+  return { users, tokenStore, auditStore, sessions, audit, events, tokens, revocations, ipBlocker, authenticator, identity, agentKeys, userAdmin, hasher, supportCodes, machines, registry };
 }
 
 export type Services = Awaited<ReturnType<typeof buildServices>>;

@@ -30,6 +30,7 @@ export const AUDIT_EVENT_TYPES = [
   'connection_rejected_protocol',
   'connection_rejected_blocked_ip',
   'connection_rejected_unresolved_machine',
+  'connection_rejected_uid_in_use',
   'message_too_large',
   'input_refused',
   'ip_blocked',

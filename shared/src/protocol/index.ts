@@ -9,3 +9,5 @@ export * from './audit.ts';
 export * from './http-auth.ts';
 export * from './http-users.ts';
 export * from './data-channel.ts';
+export * from './planes.ts';
+export * from './http-sessions.ts';

@@ -65,6 +65,10 @@ const originList = list.superRefine((items, ctx) => {
   }
 });
 
+const iceServersSchema = z.array(
+  z.object({ urls: z.union([z.string().max(512), z.array(z.string().max(512)).max(16)]), username: z.string().max(256).optional(), credential: z.string().max(256).optional() }),
+).max(16);
+
 const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -101,6 +105,27 @@ const envSchema = z
     AGENT_MAX_MESSAGE_BYTES: int(AGENT_MAX_MESSAGE_BYTES, 1024, AGENT_MAX_MESSAGE_BYTES),
     VIEWER_MAX_MESSAGE_BYTES: int(VIEWER_MAX_MESSAGE_BYTES, 1024, VIEWER_MAX_MESSAGE_BYTES),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 60_000),
+    ICE_SERVERS: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (!v) return [] as Array<{ urls: string | string[]; username?: string; credential?: string }>;
+        try {
+          const parsed = iceServersSchema.parse(JSON.parse(v));
+          return parsed;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {urls, username?, credential?}' });
+          return z.NEVER;
+        }
+      }),
+    TURN_URLS: list,
+    TURN_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional().or(z.literal('').transform(() => undefined)),
+    TURN_TTL_S: int(3600, 60, 86400),
+    RELAY_POLICY: z.enum(['auto', 'force']).default('auto'),
+    ICE_TIMEOUT_MS: int(5000, 500, 60_000),
+    RELAY_INPUT_RATE_PER_S: int(200, 1, 10_000),
+    RELAY_INPUT_BURST: int(400, 1, 100_000),
+    NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
@@ -144,3 +169,6 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   };
   return { ok: true, config: Object.freeze(config) };
 }
+
+/** Every variable the schema reads; `.env.example` lists exactly these. */
+export const CONFIG_VARIABLES = Object.freeze(Object.keys(envSchema.shape)) as readonly (keyof typeof envSchema.shape)[];

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import pino from 'pino';
 import { parseConfig, type Config } from '../config/config.ts';
 import { createLogger } from '../logging/logger.ts';
@@ -39,11 +40,25 @@ export interface TestServerOptions {
   console?: AppDeps['console'];
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const tdb = opts.tdb ?? (await createTestDatabase(opts.kind ?? 'pglite'));
+  // PUBLIC_URL must carry the real port (Origin allow-list, links), so pick a free port first.
+  const port0 = opts.env?.PORT ?? String(await freePort());
   const parsed = parseConfig({
     JWT_SECRET: TEST_JWT_SECRET,
-    PORT: '0',
+    PORT: port0,
+    PUBLIC_URL: `http://127.0.0.1:${port0}`,
     HOST: '127.0.0.1',
     BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
     LOG_LEVEL: 'debug',
@@ -73,7 +88,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     async restart() {
       await stop();
       await tdb.reopen();
-      return startTestServer({ ...opts, tdb });
+      return startTestServer({ ...opts, tdb, env: { ...opts.env, PORT: String(port) } });
     },
     async close() {
       await stop();

@@ -1,0 +1,18 @@
+import type { Config } from '../config/config.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { Broadcaster } from '../sessions/broadcaster.ts';
+import type { Registry } from '../sessions/registry.ts';
+import type { SessionService } from '../sessions/session-service.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { IceServer } from '@guruconnect/shared/protocol';
+
+/** What plane handlers need. */
+export interface PlaneContext {
+  config: Config;
+  logger: Logger;
+  registry: Registry;
+  sessions: SessionService;
+  broadcaster: Broadcaster;
+  audit: AuditLog;
+  iceServersFor(subject: string): IceServer[];
+}

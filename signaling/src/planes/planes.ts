@@ -1,0 +1,202 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Server as EngineServer } from 'engine.io';
+import { Server as IoServer, type Socket } from 'socket.io';
+import { CONSOLE_MAX_MESSAGE_BYTES } from '@guruconnect/shared/limits';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Config } from '../config/config.ts';
+import type { SecurityEvents } from '../identity/revocations.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { IpBlocker } from '../security/ip-blocker.ts';
+import type { Broadcaster } from '../sessions/broadcaster.ts';
+import type { Registry } from '../sessions/registry.ts';
+import { toAppError } from '../http/errors.ts';
+import { authenticateAgent, authenticateConsole, authenticateViewer, type HandshakeDeps, type Plane, type PlaneIdentity } from './handshake-auth.ts';
+import { HandshakeRefusal, readQuery, refuseRequest, refuseUpgrade } from './refusal.ts';
+
+export const PLANE_PATHS: Record<Plane, string> = { agent: '/ws/agent', viewer: '/ws/viewer', console: '/ws/console' };
+
+/** What the handshake check leaves on the request for the connection handler. */
+export interface AdmittedRequest extends IncomingMessage {
+  guru?: { identity: PlaneIdentity; ip: string };
+}
+
+export interface PlanesDeps {
+  config: Config;
+  logger: Logger;
+  audit: AuditLog;
+  ipBlocker: IpBlocker;
+  events: SecurityEvents;
+  registry: Registry;
+  handshake: HandshakeDeps;
+  clientIp(req: IncomingMessage): string;
+  /** Extra pre-accept check per plane (the viewer's session must be joinable). */
+  afterAuth?(identity: PlaneIdentity): Promise<void>;
+  onConnection(plane: Plane, socket: Socket, identity: PlaneIdentity, ip: string): void;
+}
+
+export interface Planes {
+  io: Record<Plane, IoServer>;
+  broadcaster: Broadcaster;
+  /** True when the request belonged to a plane (and was answered). */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  close(): Promise<void>;
+}
+
+function planeOf(url: string | undefined): Plane | null {
+  const path = (url ?? '').split('?')[0]!.replace(/\/+$/, '');
+  for (const [plane, p] of Object.entries(PLANE_PATHS) as Array<[Plane, string]>) if (path === p) return plane;
+  return null;
+}
+
+/**
+ * Three socket.io servers behind one HTTP server. Every handshake is checked on its first
+ * HTTP request (polling or upgrade) before engine.io sees it: a refused client gets a 4xx/5xx
+ * with `{error:{code,message}}` and never a `101`.
+ */
+export function createPlanes(d: PlanesDeps): Planes {
+  const caps: Record<Plane, number> = { agent: d.config.AGENT_MAX_MESSAGE_BYTES, viewer: d.config.VIEWER_MAX_MESSAGE_BYTES, console: CONSOLE_MAX_MESSAGE_BYTES };
+  const engines = {} as Record<Plane, EngineServer>;
+  const io = {} as Record<Plane, IoServer>;
+  for (const plane of Object.keys(PLANE_PATHS) as Plane[]) {
+    // maxHttpBufferSize becomes ws's maxPayload, which also bounds unfinished fragments.
+    engines[plane] = new EngineServer({ maxHttpBufferSize: caps[plane], pingInterval: 20_000, pingTimeout: 20_000, perMessageDeflate: false, httpCompression: false, cors: undefined });
+    io[plane] = new IoServer({ serveClient: false, maxHttpBufferSize: caps[plane], connectTimeout: 10_000 });
+    io[plane].bind(engines[plane] as never);
+    io[plane].on('connection', (socket) => {
+      const admitted = (socket.request as AdmittedRequest).guru;
+      if (!admitted || admitted.identity.plane !== plane) return void socket.disconnect(true);
+      // socket.io would otherwise rethrow an unhandled 'error' event (CVE-2024-38355 class).
+      socket.on('error', (err) => d.logger.debug({ err, socketId: socket.id, plane }, 'socket error'));
+      socket.on('disconnect', (reason: string, description?: unknown) => {
+        if (isTooLarge(description)) {
+          d.logger.warn({ plane, socketId: socket.id }, 'message over the plane cap; socket closed');
+          void d.audit.record({ type: 'message_too_large', clientIp: admitted.ip, details: { plane, capBytes: caps[plane] } });
+        }
+      });
+      try {
+        d.onConnection(plane, socket, admitted.identity, admitted.ip);
+      } catch (err) {
+        d.logger.error({ err, plane }, 'connection handler failed');
+        socket.disconnect(true);
+      }
+    });
+  }
+
+  async function admit(plane: Plane, req: IncomingMessage): Promise<{ identity: PlaneIdentity; ip: string }> {
+    const ip = d.clientIp(req);
+    try {
+      const blockedS = d.ipBlocker.blockedForS(ip);
+      if (blockedS > 0) throw new HandshakeRefusal('ERR_AUTH_IP_BLOCKED', 'Too many failures from your address', { audit: 'connection_rejected_blocked_ip', countsAsFailure: false, retryAfterS: blockedS });
+      const query = readQuery(req);
+      if (!query) throw new HandshakeRefusal('ERR_VALIDATION', 'Malformed handshake query', { audit: 'connection_rejected_no_auth' });
+      const identity =
+        plane === 'agent' ? await authenticateAgent(query, d.handshake) : plane === 'viewer' ? await authenticateViewer(req, query, d.handshake) : await authenticateConsole(req, query, d.handshake);
+      await d.afterAuth?.(identity);
+      return { identity, ip };
+    } catch (err) {
+      const refusal = err instanceof HandshakeRefusal ? err : toRefusal(err);
+      if (refusal.code === 'ERR_INTERNAL') d.logger.error({ err, plane }, 'handshake check failed');
+      if (refusal.auditType) {
+        await d.audit.record({ type: refusal.auditType, clientIp: ip, details: { plane, errorCode: refusal.code, ...(refusal.details ?? {}) } });
+      }
+      if (refusal.countsAsFailure) await d.ipBlocker.recordFailure(ip, refusal.auditType ?? refusal.code);
+      throw refusal;
+    }
+  }
+
+  const handleRequest = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const plane = planeOf(req.url);
+    if (!plane) return false;
+    if (hasSid(req)) {
+      engines[plane].handleRequest(req as never, res as never);
+      return true;
+    }
+    admit(plane, req).then(
+      (admitted) => {
+        (req as AdmittedRequest).guru = admitted;
+        engines[plane].handleRequest(req as never, res as never);
+      },
+      (err: unknown) => refuseRequest(res, err instanceof HandshakeRefusal ? err : toRefusal(err)),
+    );
+    return true;
+  };
+
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    const plane = planeOf(req.url);
+    if (!plane) return false;
+    socket.on('error', () => socket.destroy());
+    if (hasSid(req)) {
+      engines[plane].handleUpgrade(req as never, socket as never, head);
+      return true;
+    }
+    admit(plane, req).then(
+      (admitted) => {
+        (req as AdmittedRequest).guru = admitted;
+        if (!socket.destroyed) engines[plane].handleUpgrade(req as never, socket as never, head);
+      },
+      (err: unknown) => refuseUpgrade(socket, err instanceof HandshakeRefusal ? err : toRefusal(err)),
+    );
+    return true;
+  };
+
+  const broadcaster: Broadcaster = {
+    emit(plane, socketId, event, payload) {
+      io[plane].sockets.sockets.get(socketId)?.emit(event, payload);
+    },
+    toConsoles(filter, event, payload) {
+      for (const c of d.registry.consoles.values()) {
+        const socket = io.console.sockets.sockets.get(c.socketId);
+        if (socket && filter({ userId: c.userId, canView: c.canView, isAdmin: c.isAdmin })) socket.emit(event, payload);
+      }
+    },
+    disconnect(plane, socketId, reason) {
+      const socket = io[plane].sockets.sockets.get(socketId);
+      if (!socket) return;
+      socket.emit('server:disconnect', { reason });
+      socket.disconnect(true);
+    },
+  };
+
+  // Revocation closes live sockets that authenticated with the revoked credential.
+  d.events.on('tokens-revoked', (jtis) => {
+    const dead = new Set(jtis);
+    for (const v of d.registry.viewers.values()) if (dead.has(v.jti) || dead.has(v.parentJti)) broadcaster.disconnect('viewer', v.socketId, 'token_revoked');
+    for (const c of d.registry.consoles.values()) if (dead.has(c.loginJti)) broadcaster.disconnect('console', c.socketId, 'token_revoked');
+  });
+  d.events.on('user-revoked', (userId) => {
+    for (const v of d.registry.viewers.values()) if (v.userId === userId) broadcaster.disconnect('viewer', v.socketId, 'user_revoked');
+    for (const c of d.registry.consoles.values()) if (c.userId === userId) broadcaster.disconnect('console', c.socketId, 'user_revoked');
+  });
+  d.events.on('agent-key-revoked', (keyId) => {
+    for (const a of d.registry.agents.values()) if (a.keyId === keyId) broadcaster.disconnect('agent', a.socketId, 'key_revoked');
+  });
+
+  return {
+    io,
+    broadcaster,
+    handleRequest,
+    handleUpgrade,
+    async close() {
+      for (const plane of Object.keys(io) as Plane[]) {
+        io[plane].disconnectSockets(true);
+        engines[plane].close();
+      }
+    },
+  };
+}
+
+function hasSid(req: IncomingMessage): boolean {
+  return /[?&]sid=/.test(req.url ?? '');
+}
+
+function toRefusal(err: unknown): HandshakeRefusal {
+  const e = toAppError(err);
+  return new HandshakeRefusal(e.code, e.code === 'ERR_INTERNAL' ? 'Internal error' : e.message, { audit: null, countsAsFailure: false });
+}
+
+function isTooLarge(description: unknown): boolean {
+  const seen = JSON.stringify(description ?? {}, (_k, v: unknown) => (v instanceof Error ? { message: v.message, code: (v as { code?: string }).code } : v));
+  return /WS_ERR_UNSUPPORTED_MESSAGE_LENGTH|Max payload size exceeded|payload too large/i.test(seen ?? '');
+}

@@ -9,7 +9,7 @@ const secretLine = () => `JWT_SECRET=${randomBytes(48).toString('base64url')}\n`
 if (!existsSync(file)) {
   writeFileSync(file, `# Created by npm run setup. See .env.example for every variable.\n${secretLine()}`, { mode: 0o600 });
   console.log(`setup: created ${file} with a new JWT_SECRET`);
-} else if (!/^\s*JWT_SECRET\s*=\s*\S/m.test(readFileSync(file, 'utf8'))) {
+} else if (!/^[ \t]*JWT_SECRET[ \t]*=[ \t]*\S/m.test(readFileSync(file, 'utf8'))) {
   appendFileSync(file, secretLine());
   chmodSync(file, 0o600);
   console.log(`setup: added a new JWT_SECRET to ${file}`);

@@ -29,6 +29,7 @@ import { onConsoleConnection } from './planes/console-plane.ts';
 import type { PlaneContext } from './planes/plane-context.ts';
 import { SessionService } from './sessions/session-service.ts';
 import { iceServersFor } from './sessions/ice.ts';
+import { RelayHub } from './relay/relay-hub.ts';
 
 /** What the server is built from. Tests hand in their own database and logger. */
 export interface AppDeps {
@@ -47,6 +48,7 @@ export interface App {
   services: Services;
   sessions: SessionService;
   planes: Planes;
+  relay: RelayHub;
   /** Start listening; resolves to the bound port. */
   listen(): Promise<number>;
   /** Stop accepting, close live connections and the database. Idempotent. */
@@ -63,17 +65,18 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const clientIp = (req: IncomingMessage) => resolveClientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
   const tls = config.TLS_CERT_FILE && config.TLS_KEY_FILE ? { cert: readFileSync(config.TLS_CERT_FILE), key: readFileSync(config.TLS_KEY_FILE) } : null;
 
-  // The planes are created after Fastify; the server routes /ws/* to them first.
-  let planes: Planes | undefined;
+  // The planes are created after Fastify (and the session logic before them); these late
+  // references let the HTTP server and the session logic reach them once they exist.
+  const late: { planes?: Planes; broadcaster?: Planes['broadcaster'] } = {};
   const http = Fastify({
     loggerInstance: logger,
     serverFactory: (handler) => {
       const route = (req: IncomingMessage, res: ServerResponse) => {
-        if (!planes?.handleRequest(req, res)) handler(req, res);
+        if (!late.planes?.handleRequest(req, res)) handler(req, res);
       };
       const server: Server = tls ? createHttpsServer(tls, route) : createHttpServer(route);
       server.on('upgrade', (req, socket, head) => {
-        if (!planes?.handleUpgrade(req, socket, head)) socket.destroy();
+        if (!late.planes?.handleUpgrade(req, socket, head)) socket.destroy();
       });
       server.headersTimeout = 20_000;
       server.requestTimeout = 30_000;
@@ -96,7 +99,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
   installErrorHandling(http);
 
   const nodeId = config.NODE_ID ?? `${hostname()}-${process.pid}`;
-  let broadcasterRef: Planes['broadcaster'] | undefined;
   const sessions = new SessionService({
     registry: services.registry,
     sessions: services.sessions,
@@ -106,9 +108,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     audit: services.audit,
     logger,
     broadcaster: {
-      emit: (...a) => broadcasterRef?.emit(...a),
-      toConsoles: (...a) => broadcasterRef?.toConsoles(...a),
-      disconnect: (...a) => broadcasterRef?.disconnect(...a),
+      emit: (...a) => late.broadcaster?.emit(...a),
+      toConsoles: (...a) => late.broadcaster?.toConsoles(...a),
+      disconnect: (...a) => late.broadcaster?.disconnect(...a),
     },
     nodeId,
     staleSessionTtlS: config.STALE_SESSION_TTL_S,
@@ -116,17 +118,28 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   await sessions.restore();
 
+  const relay = new RelayHub({
+    maxQueueBytes: config.RELAY_QUEUE_MAX_BYTES,
+    highWaterBytes: config.RELAY_HIGH_WATER_BYTES,
+    transportOf: (viewerId) => late.planes?.viewerTransport(viewerId) ?? null,
+    requestKeyframe(viewerId) {
+      const v = services.registry.viewers.get(viewerId);
+      const agent = v && services.registry.sessions.get(v.sessionId)?.agent;
+      if (agent) late.broadcaster?.emit('agent', agent.socketId, 'keyframe:request', { from: viewerId, reason: 'relay_drop' });
+    },
+  });
   const ctx: PlaneContext = {
+    relay,
     config,
     logger,
     registry: services.registry,
     sessions,
-    broadcaster: { emit: (...a) => broadcasterRef?.emit(...a), toConsoles: (...a) => broadcasterRef?.toConsoles(...a), disconnect: (...a) => broadcasterRef?.disconnect(...a) },
+    broadcaster: { emit: (...a) => late.broadcaster?.emit(...a), toConsoles: (...a) => late.broadcaster?.toConsoles(...a), disconnect: (...a) => late.broadcaster?.disconnect(...a) },
     audit: services.audit,
     iceServersFor: (subject) => iceServersFor(subject, config),
   };
   const inputLimiter = createInputLimiter(config.RELAY_INPUT_RATE_PER_S, config.RELAY_INPUT_BURST);
-  planes = createPlanes({
+  const planes = createPlanes({
     config,
     logger,
     audit: services.audit,
@@ -152,7 +165,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
       else onConsoleConnection(ctx, socket, identity);
     },
   });
-  broadcasterRef = planes.broadcaster;
+  late.planes = planes;
+  late.broadcaster = planes.broadcaster;
 
   healthRoutes(http, db);
   const env: RouteEnv = { authenticator: services.authenticator };
@@ -185,6 +199,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     services,
     sessions,
     planes,
+    relay,
     async listen() {
       await http.listen({ port: config.PORT, host: config.HOST });
       const addr = http.server.address();
@@ -196,7 +211,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       closing ??= (async () => {
         logger.info({ reason }, 'server closing');
         for (const t of timers) clearInterval(t);
-        await planes!.close();
+        await planes.close();
         await http.close();
         await db.close();
         logger.info({ reason }, 'server closed');

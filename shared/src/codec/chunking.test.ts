@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FRAME_CHUNK_MAX_BYTES, FRAME_MAX_BYTES } from '../limits.ts';
-import { chunkFrame, FrameReassembler } from './chunking.ts';
+import { chunkFrame, FrameReassembler, readChunkHeader } from './chunking.ts';
 import { CHUNK_HEADER_BYTES, CHUNK_OFFSET, MESSAGE_TYPE_BYTE } from './constants.ts';
 import { CodecError, type CodecErrorReason } from './errors.ts';
 import { decodeFrame, encodeFrame, type Frame } from './frame.ts';
@@ -274,5 +274,24 @@ describe('FrameReassembler refuses', () => {
     }
     reassembler.reset();
     expect(sameBytes(pushAll(reassembler, chunksC), frameC)).toBe(true);
+  });
+});
+
+describe('readChunkHeader', () => {
+  it('reads the header and the keyframe flag of chunk 0', () => {
+    const key = encodeFrame({ seq: 1, captureTsMs: 1, keyframe: true, screenWidth: 4, screenHeight: 4, rects: [] });
+    const delta = encodeFrame({ seq: 2, captureTsMs: 2, keyframe: false, screenWidth: 4, screenHeight: 4, rects: [] });
+    const [k0] = chunkFrame(key, 7);
+    const [d0] = chunkFrame(delta, 8);
+    expect(readChunkHeader(k0!)).toMatchObject({ frameId: 7, index: 0, count: 1, keyframe: true });
+    expect(readChunkHeader(d0!)).toMatchObject({ frameId: 8, keyframe: false });
+  });
+
+  it.each([
+    ['a too-short buffer', new Uint8Array([1, 3]), 'tooShort'],
+    ['a frame message instead of a chunk', new Uint8Array([1, 1, 0, 0]), 'unknownType'],
+    ['an unknown version', new Uint8Array([9, 3, 0]), 'unsupportedVersion'],
+  ])('refuses %s', (_w, bytes, reason) => {
+    expect(() => readChunkHeader(bytes)).toThrow(expect.objectContaining({ reason }));
   });
 });

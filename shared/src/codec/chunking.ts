@@ -1,5 +1,5 @@
 import { FRAME_CHUNK_MAX_BYTES, FRAME_MAX_BYTES } from '../limits.ts';
-import { CHUNK_HEADER_BYTES, CHUNK_MAX_COUNT, CHUNK_OFFSET, LITTLE_ENDIAN, U32_MAX } from './constants.ts';
+import { CHUNK_HEADER_BYTES, CHUNK_MAX_COUNT, CHUNK_OFFSET, FRAME_FLAG_KEYFRAME, FRAME_OFFSET, LITTLE_ENDIAN, U32_MAX } from './constants.ts';
 import { assertIntInRange, CodecError } from './errors.ts';
 import { openMessage, writePrefix } from './message.ts';
 
@@ -162,4 +162,35 @@ export class FrameReassembler {
     this.#partial = { frameId, count, total, payloadSize, buffer, nextIndex: 1 };
     return null;
   }
+}
+
+/** What a relay needs to know about one chunk without reassembling the frame. */
+export interface ChunkHeader {
+  frameId: number;
+  index: number;
+  count: number;
+  totalLength: number;
+  /** True when this is chunk 0 and the frame it starts is a keyframe. */
+  keyframe: boolean;
+}
+
+/**
+ * Reads and validates a chunk's header (and, for chunk 0, the frame's keyframe flag) without
+ * copying. Lets a relay forward or drop whole frames.
+ *
+ * @throws CodecError `tooShort`, `unsupportedVersion`, `unknownType`, `invalidChunk`, `overCap`.
+ */
+export function readChunkHeader(chunk: Uint8Array, maxFrameBytes: number = FRAME_MAX_BYTES): ChunkHeader {
+  const view = openMessage(chunk, 'chunk');
+  if (chunk.length < CHUNK_HEADER_BYTES) throw new CodecError('tooShort', 'chunk shorter than its header');
+  const frameId = view.getUint32(CHUNK_OFFSET.frameId, LITTLE_ENDIAN);
+  const index = view.getUint16(CHUNK_OFFSET.index, LITTLE_ENDIAN);
+  const count = view.getUint16(CHUNK_OFFSET.count, LITTLE_ENDIAN);
+  const totalLength = view.getUint32(CHUNK_OFFSET.totalLength, LITTLE_ENDIAN);
+  if (count === 0 || index >= count || totalLength === 0) throw new CodecError('invalidChunk', 'inconsistent chunk header');
+  if (totalLength > maxFrameBytes) throw new CodecError('overCap', 'declared frame length exceeds the cap');
+  // Chunk 0's payload starts with the frame header; its flags byte carries the keyframe bit.
+  const flagsAt = CHUNK_HEADER_BYTES + FRAME_OFFSET.flags;
+  const keyframe = index === 0 && chunk.length > flagsAt && (chunk[flagsAt]! & FRAME_FLAG_KEYFRAME) !== 0;
+  return { frameId, index, count, totalLength, keyframe };
 }

@@ -106,8 +106,18 @@ export const relayInputDeliverySchema = z.object({ from: peerIdSchema, input: in
 
 export const okAckSchema = ackSchema(z.object({}).passthrough());
 
+/**
+ * agent → server: one codec message (a frame chunk or a cursor update, ≤ FRAME_CHUNK_MAX_BYTES)
+ * for some viewers of the session. The server forwards the bytes as `relay:frame`.
+ */
+export const relayFrameSchema = z.object({
+  to: z.union([peerIdSchema, z.array(peerIdSchema).min(1).max(64)]),
+  data: z.instanceof(Uint8Array),
+});
+
 /** Events the agent sends (name → payload schema). */
 export const agentClientEvents = {
+  'relay:frame': relayFrameSchema,
   'signal:answer': agentSignalSchema,
   'signal:offer': agentSignalSchema,
   'signal:candidate': agentSignalSchema,

@@ -196,10 +196,8 @@ describe('admin CLI: accounts', () => {
     });
   }, CLI_TIMEOUT_MS);
 
-  // Known bug outside this CLI: UserAdmin.update passes `ip ?? ''` to revokeAllOf and '' is not a
-  // valid inet, so a console reset/disable loses its token_revoked audit row (and logs "audit
-  // write failed"). Once that is fixed this test passes, which `it.fails` reports: make it `it`.
-  it.fails('records the token revocations of the console reset and disable above', async () => {
+  // Regression: console resets/disables once lost their audit row (an empty string as the inet IP).
+  it('records the token revocations of the console reset and disable above', async () => {
     await withServices(async (s) => {
       const alice = await s.users.findByUsername('alice');
       const rows = (await s.auditStore.list({ type: 'token_revoked', limit: 500 })).filter((e) => e.target === `user:${alice!.id}`);

@@ -39,12 +39,14 @@ type Command =
   | { name: 'reset-password' | 'disable-user' | 'enable-user'; username: string }
   | { name: 'list-users' };
 
+type ParseArgsOptions = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
+
 class UsageError extends Error {}
 
 /** Parse argv (without node and the script) into a command, or throw UsageError. */
 function parseCommand(argv: string[]): Command {
   const [name, ...rest] = argv;
-  const parse = (options: Parameters<typeof parseArgs>[0]['options'] = {}) => {
+  const parse = (options: ParseArgsOptions = {}) => {
     try {
       return parseArgs({ args: rest, options, allowPositionals: true, strict: true });
     } catch (err) {

@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +9,8 @@ import { parseConfig } from './config.ts';
 
 const GOOD_SECRET = 'k3J9-vQ2x!Lm8#Zr5@Tn1$Wp6^Yb4&Hd7*Fs0';
 const repoRoot = new URL('../../../', import.meta.url).pathname;
+// The server runs in a temp dir, where a bare `--import tsx` would not resolve.
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 describe('parseConfig', () => {
   it('accepts a minimal environment and fills defaults', () => {
@@ -47,7 +51,7 @@ describe('parseConfig', () => {
 /** Start the real server entry point with only the given variables and no .env file. */
 function startServer(env: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'gc-cfg-'));
-  return spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'signaling/src/main.ts')], {
+  return spawnSync(process.execPath, ['--import', TSX, join(repoRoot, 'signaling/src/main.ts')], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', GURU_ENV_FILE: join(dir, 'none.env'), DATA_DIR: join(dir, 'data'), PORT: '0', ...env },
     encoding: 'utf8',

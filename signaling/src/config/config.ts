@@ -125,7 +125,9 @@ const envSchema = z
     ICE_TIMEOUT_MS: int(5000, 500, 60_000),
     RELAY_INPUT_RATE_PER_S: int(200, 1, 10_000),
     RELAY_INPUT_BURST: int(400, 1, 100_000),
-    NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+    RELAY_QUEUE_MAX_BYTES: int(4 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
+    RELAY_HIGH_WATER_BYTES: int(1024 * 1024, 64 * 1024, 16 * 1024 * 1024),
+    NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().or(z.literal('').transform(() => undefined)),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {

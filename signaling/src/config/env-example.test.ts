@@ -12,12 +12,9 @@ const text = readFileSync(examplePath, 'utf8');
 const GOOD_SECRET = 'k3J9-vQ2x!Lm8#Zr5@Tn1$Wp6^Yb4&Hd7*Fs0';
 const SECRETS = ['JWT_SECRET', 'AGENT_API_KEY', 'BOOTSTRAP_ADMIN_PASSWORD', 'DATABASE_URL', 'TURN_SECRET'];
 
-/**
- * Variables config.ts refuses when present but empty, unlike every other optional one.
- * TODO: config.ts should read `NODE_ID=` as unset; drop it from here when it does.
- */
-const EMPTY_REFUSED = ['NODE_ID'];
-const withoutKeys = (env: Record<string, string>, keys: readonly string[]) => Object.fromEntries(Object.entries(env).filter(([k]) => !keys.includes(k)));
+/** Variables config.ts refuses when present but empty, unlike every other optional one. */
+const EMPTY_REFUSED: string[] = [];
+const withoutKeys = (env: Record<string, string | undefined>, keys: readonly string[]) => Object.fromEntries(Object.entries(env).filter(([k]) => !keys.includes(k)));
 
 /** `NAME=value` (live) or `# NAME=value` (commented default). */
 const VARIABLE_LINE = /^(#\s?)?([A-Z][A-Z0-9_]*)=(.*)$/;

@@ -95,7 +95,7 @@ export class IdentityService {
   }
 
   /** Every token of a user dies: live ones are revoked and anything older is cut off. */
-  async revokeAllOf(userId: string, actor: Principal, ip: string, reason: string): Promise<number> {
+  async revokeAllOf(userId: string, actor: Principal, ip: string | null, reason: string): Promise<number> {
     // Whole seconds: `iat` has second precision; same-second tokens are covered by jti revocation.
     await this.#d.users.update(userId, { tokensValidAfter: new Date(Math.floor(this.#now() / 1000) * 1000) });
     const revoked = await this.#d.revocations.revokeUser(userId, reason);

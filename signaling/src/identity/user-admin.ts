@@ -50,7 +50,7 @@ export class UserAdmin {
     // Disabling, a password reset or a reduced role/permission set end every token at once.
     const rightsReduced = req.role === 'technician' && user.role === 'admin' || (req.permissions !== undefined && user.permissions.some((p) => !req.permissions!.includes(p)));
     if (req.disabled === true || req.password !== undefined || rightsReduced) {
-      await this.d.identity.revokeAllOf(id, actor ?? systemPrincipal, ip ?? '', req.disabled ? 'user_disabled' : req.password !== undefined ? 'password_reset' : 'rights_reduced');
+      await this.d.identity.revokeAllOf(id, actor ?? systemPrincipal, ip, req.disabled ? 'user_disabled' : req.password !== undefined ? 'password_reset' : 'rights_reduced');
     }
     return updated;
   }

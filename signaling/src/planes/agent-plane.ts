@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io';
 import { AppError } from '@guruconnect/shared/errors';
-import { PROTOCOL_VERSION } from '@guruconnect/shared/limits';
+import { FRAME_CHUNK_MAX_BYTES, PROTOCOL_VERSION } from '@guruconnect/shared/limits';
+import { peekMessageType } from '@guruconnect/shared/codec';
 import { agentClientEvents } from '@guruconnect/shared/protocol';
 import type { AgentIdentity } from './handshake-auth.ts';
 import type { PlaneContext } from './plane-context.ts';
@@ -43,6 +44,33 @@ export function onAgentConnection(ctx: PlaneContext, socket: Socket, id: AgentId
   receive(socket, log, 'path:report', agentClientEvents['path:report'], async (msg) => {
     await ready;
     await ctx.sessions.reportPath(socket.id, msg.viewerId, msg.path, msg.reason, ip);
+  });
+
+  let oversizeAudited = false;
+  receive(socket, log, 'relay:frame', agentClientEvents['relay:frame'], async (msg) => {
+    if (msg.data.length > FRAME_CHUNK_MAX_BYTES) {
+      if (!oversizeAudited) {
+        oversizeAudited = true;
+        await ctx.audit.record({ type: 'message_too_large', clientIp: ip, details: { plane: 'agent', event: 'relay:frame', bytes: msg.data.length, capBytes: FRAME_CHUNK_MAX_BYTES } });
+      }
+      throw new AppError('ERR_PROTOCOL_MESSAGE_TOO_LARGE', `Relay messages are at most ${FRAME_CHUNK_MAX_BYTES} bytes`);
+    }
+    let kind: 'chunk' | 'other';
+    try {
+      const type = peekMessageType(msg.data);
+      if (type === 'frame') throw new Error('unchunked frame');
+      kind = type === 'chunk' ? 'chunk' : 'other';
+    } catch {
+      throw new AppError('ERR_PROTOCOL_INVALID_MESSAGE', 'Not a codec chunk or cursor message');
+    }
+    await ready;
+    const { live } = sessionOf();
+    let delivered = 0;
+    for (const viewerId of Array.isArray(msg.to) ? msg.to : [msg.to]) {
+      // Only viewers of this very session.
+      if (live.viewers.has(viewerId) && ctx.relay.forward(viewerId, msg.data, kind)) delivered++;
+    }
+    return { delivered };
   });
 
   socket.on('disconnect', (reason) => {

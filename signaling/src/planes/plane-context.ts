@@ -5,6 +5,7 @@ import type { Registry } from '../sessions/registry.ts';
 import type { SessionService } from '../sessions/session-service.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { IceServer } from '@guruconnect/shared/protocol';
+import type { RelayHub } from '../relay/relay-hub.ts';
 
 /** What plane handlers need. */
 export interface PlaneContext {
@@ -15,4 +16,5 @@ export interface PlaneContext {
   broadcaster: Broadcaster;
   audit: AuditLog;
   iceServersFor(subject: string): IceServer[];
+  relay: RelayHub;
 }

@@ -11,6 +11,7 @@ import type { IpBlocker } from '../security/ip-blocker.ts';
 import type { Broadcaster } from '../sessions/broadcaster.ts';
 import type { Registry } from '../sessions/registry.ts';
 import { toAppError } from '../http/errors.ts';
+import type { ViewerTransport } from '../relay/relay-hub.ts';
 import { authenticateAgent, authenticateConsole, authenticateViewer, type HandshakeDeps, type Plane, type PlaneIdentity } from './handshake-auth.ts';
 import { HandshakeRefusal, readQuery, refuseRequest, refuseUpgrade } from './refusal.ts';
 
@@ -35,9 +36,17 @@ export interface PlanesDeps {
   onConnection(plane: Plane, socket: Socket, identity: PlaneIdentity, ip: string): void;
 }
 
+interface EngineConn {
+  writeBuffer: unknown[];
+  transport?: { socket?: { bufferedAmount?: number } };
+  on(event: 'drain', cb: () => void): void;
+  off(event: 'drain', cb: () => void): void;
+}
+
 export interface Planes {
   io: Record<Plane, IoServer>;
   broadcaster: Broadcaster;
+  viewerTransport(viewerId: string): ViewerTransport | null;
   /** True when the request belonged to a plane (and was answered). */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
@@ -141,6 +150,30 @@ export function createPlanes(d: PlanesDeps): Planes {
     return true;
   };
 
+  /** The viewer's socket as the relay sees it: write, bytes in flight, drain notification. */
+  const viewerTransport = (viewerId: string): ViewerTransport | null => {
+    const socket = io.viewer.sockets.sockets.get(viewerId);
+    if (!socket) return null;
+    const conn = socket.conn as unknown as EngineConn;
+    return {
+      send: (chunk) => socket.emit('relay:frame', chunk),
+      bufferedBytes: () => (conn.transport?.socket?.bufferedAmount ?? 0) + conn.writeBuffer.length * 1024,
+      onDrain(cb) {
+        let fired = false;
+        const fire = () => {
+          if (fired) return;
+          fired = true;
+          conn.off('drain', fire);
+          clearTimeout(timer);
+          cb();
+        };
+        // engine.io signals its own buffer draining; ws's buffer is polled.
+        conn.on('drain', fire);
+        const timer = setTimeout(fire, 15);
+      },
+    };
+  };
+
   const broadcaster: Broadcaster = {
     emit(plane, socketId, event, payload) {
       io[plane].sockets.sockets.get(socketId)?.emit(event, payload);
@@ -176,6 +209,7 @@ export function createPlanes(d: PlanesDeps): Planes {
   return {
     io,
     broadcaster,
+    viewerTransport,
     handleRequest,
     handleUpgrade,
     async close() {

@@ -78,6 +78,7 @@ export function onViewerConnection(ctx: PlaneContext & { inputLimiter: BurstyRat
 
   socket.on('disconnect', (reason) => {
     gone = true;
+    ctx.relay.drop(socket.id);
     void (ready ?? Promise.resolve()).then(() => ctx.sessions.viewerDisconnected(socket.id, reason, ip)).catch((err: unknown) => log.error({ err }, 'viewer disconnect handling failed'));
   });
 

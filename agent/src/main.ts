@@ -1,0 +1,166 @@
+// `guru-agent`: the only file that reads argv and the environment, starts everything and traps signals.
+import { hostname, homedir, release, type } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { parseAgentArgs, USAGE, type AgentArgs } from './cli/args.ts';
+import { AgentConnection } from './connection/agent-connection.ts';
+import { createLogger, redact, type Logger } from './log/logger.ts';
+import { MediaSession } from './session/media-session.ts';
+import { loadOrCreateState, StateFileError } from './state.ts';
+import { createSyntheticSource } from './capture/synthetic-source.ts';
+import { createX11Source } from './capture/x11-source.ts';
+import { createFramePipeline } from './pipeline/frame-pipeline.ts';
+import { createSyntheticInput } from './input/synthetic-input.ts';
+import { createX11Input } from './input/x11-input.ts';
+import type { ScreenSource } from './capture/screen-source.ts';
+import type { InputSink } from './input/input-sink.ts';
+
+/** Exit codes: 0 stopped by a signal, 1 unexpected failure, 2 bad command line, 3 refused by the server. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, refused: 3 } as const;
+
+const AGENT_VERSION = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+/** The server's rule for display text: no control characters, capped. */
+function displayText(s: string, max: number): string | undefined {
+  const t = s.replace(/[\p{Cc}\p{Cf}]/gu, '').trim().slice(0, max);
+  return t.length > 0 ? t : undefined;
+}
+
+async function openDevices(args: AgentArgs): Promise<{ source: ScreenSource; sink: InputSink }> {
+  if (args.source === 'x11') {
+    const display = args.display!;
+    const source = await createX11Source({ display, fps: args.fps });
+    try {
+      return { source, sink: await createX11Input({ display }) };
+    } catch (err) {
+      await source.close();
+      throw err;
+    }
+  }
+  return { source: createSyntheticSource({ width: args.width, height: args.height }), sink: createSyntheticInput() };
+}
+
+async function run(args: AgentArgs, log: Logger): Promise<number> {
+  const state = await loadOrCreateState(args.stateFile);
+  const { source, sink } = await openDevices(args);
+  log.info('agent starting', {
+    version: AGENT_VERSION,
+    agentId: state.agentId,
+    source: source.kind,
+    width: source.width,
+    height: source.height,
+    fps: args.fps,
+    quality: args.quality,
+    relay: args.relay,
+    credential: args.credential.kind,
+    iceOverride: args.iceServers !== null,
+    iceTransportPolicy: args.iceTransportPolicy,
+    iceTimeoutMs: args.iceTimeoutMs,
+  });
+
+  const query: Record<string, string> = {
+    agent_id: state.agentId,
+    name: args.name,
+    machine_uid: state.machineUid,
+    kind: 'agent',
+    version: AGENT_VERSION,
+    ...(args.credential.kind === 'code' ? { support_code: args.credential.code } : { api_key: args.credential.key }),
+  };
+  const host = displayText(hostname(), 253);
+  if (host) query.hostname = host;
+  const os = displayText(`${type()} ${release()}`, 128);
+  if (os) query.os = os;
+
+  let finish!: (code: number) => void;
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+
+  let connection!: AgentConnection;
+  const media = new MediaSession({
+    source,
+    pipeline: createFramePipeline({ quality: args.quality }),
+    sink,
+    fps: args.fps,
+    relayMode: args.relay,
+    iceServersOverride: args.iceServers,
+    iceTransportPolicy: args.iceTransportPolicy,
+    iceTimeoutMs: args.iceTimeoutMs,
+    signalling: {
+      get ready() {
+        return connection.ready;
+      },
+      send: (event, payload) => connection.send(event, payload),
+      bufferedBytes: () => connection.bufferedBytes(),
+    },
+    log: log.child({ component: 'media' }),
+  });
+  connection = new AgentConnection({
+    serverUrl: args.server,
+    query,
+    credential: args.credential.kind,
+    log: log.child({ component: 'connection' }),
+    handlers: {
+      welcome: (w, resumed) => media.onWelcome(w, resumed),
+      viewerJoined: (v) => media.onViewerJoined(v),
+      viewerLeft: (id) => media.onViewerLeft(id),
+      signal: (kind, msg) => media.onSignal(kind, msg),
+      relayInput: (from, input) => media.onRelayInput(from, input),
+      keyframeRequest: (from, reason) => media.onKeyframeRequest(from, reason),
+      disconnected: () => media.onDisconnected(),
+      fatal: (reason, message) => {
+        process.stderr.write(`guru-agent: ${message}\n`);
+        log.error('stopping', { reason });
+        finish(EXIT.refused);
+      },
+    },
+  });
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info('stopping', { reason: signal });
+    finish(EXIT.ok);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  media.start();
+  connection.start();
+  const code = await finished;
+  connection.close();
+  media.close();
+  await Promise.allSettled([source.close(), sink.close()]);
+  log.info('stopped', { code });
+  return code;
+}
+
+async function main(): Promise<void> {
+  const parsed = parseAgentArgs(process.argv.slice(2), { home: homedir(), hostname: hostname(), display: process.env.DISPLAY });
+  if (parsed.kind === 'help') {
+    process.stdout.write(parsed.text);
+    process.exit(EXIT.ok);
+  }
+  if (parsed.kind === 'error') {
+    process.stderr.write(`guru-agent: ${String(redact(parsed.message))} (see --help)\n`);
+    process.exit(EXIT.usage);
+  }
+  const args = parsed.args;
+  const log = createLogger({ level: args.logLevel });
+  process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }));
+  let code: number;
+  try {
+    code = await run(args, log);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`guru-agent: ${String(redact(message))}\n`);
+    log.error('agent failed', { err, stateFile: err instanceof StateFileError ? args.stateFile : undefined });
+    code = EXIT.failure;
+  }
+  // Native WebRTC threads and sockets may keep the loop alive; everything is closed by now.
+  process.exit(code);
+}
+
+void main();
+void USAGE;

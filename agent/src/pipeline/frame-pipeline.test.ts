@@ -1,0 +1,189 @@
+import { decodeFrame, FrameReassembler, readStamp, type Frame } from '@guruconnect/shared/codec';
+import { FRAME_CHUNK_MAX_BYTES, FRAME_MAX_BYTES } from '@guruconnect/shared/limits';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import type { RawFrame } from '../capture/screen-source.ts';
+import { createSyntheticSource } from '../capture/synthetic-source.ts';
+import { createFramePipeline, splitRect } from './frame-pipeline.ts';
+import type { EncodedUpdate } from './types.ts';
+
+function rawFrame(width: number, height: number, seq: number, data?: Uint8Array): RawFrame {
+  return { width, height, seq, captureTsMs: 1_767_225_600_000 + seq, data: data ?? new Uint8Array(width * height * 4).fill(200) };
+}
+
+/** Random RGB, opaque (or random alpha too with `opaque` false: incompressible by any lossless codec). */
+function noise(width: number, height: number, seed: number, opaque = true): Uint8Array {
+  const words = new Uint32Array(width * height);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = (opaque ? x | 0xff000000 : x) >>> 0;
+  }
+  return new Uint8Array(words.buffer);
+}
+
+/** What a viewer does: reassemble chunks, decode frames. Also checks every size cap on the way. */
+function receive(update: EncodedUpdate, reassembler = new FrameReassembler()): Frame[] {
+  const frames: Frame[] = [];
+  for (const message of update.messages) {
+    expect(message.length).toBeLessThanOrEqual(FRAME_CHUNK_MAX_BYTES);
+    const whole = reassembler.push(message);
+    if (whole === null) continue;
+    expect(whole.length).toBeLessThanOrEqual(FRAME_MAX_BYTES);
+    frames.push(decodeFrame(whole));
+  }
+  expect(reassembler.hasPartialFrame).toBe(false);
+  expect(update.bytes).toBe(update.messages.reduce((sum, m) => sum + m.length, 0));
+  return frames;
+}
+
+/** Paints decoded rects into an RGBA framebuffer, as the viewer's canvas would. */
+async function paint(framebuffer: Uint8Array, frames: readonly Frame[]): Promise<void> {
+  for (const frame of frames) {
+    const stride = frame.screenWidth * 4;
+    for (const rect of frame.rects) {
+      const pixels = rect.codec === 'raw' ? rect.data : new Uint8Array(await sharp(rect.data).ensureAlpha().raw().toBuffer());
+      expect(pixels.length).toBe(rect.width * rect.height * 4);
+      for (let row = 0; row < rect.height; row++) {
+        framebuffer.set(pixels.subarray(row * rect.width * 4, (row + 1) * rect.width * 4), (rect.y + row) * stride + rect.x * 4);
+      }
+    }
+  }
+}
+
+function meanAbsError(a: Uint8Array, b: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs((a[i] ?? 0) - (b[i] ?? 0));
+  return sum / a.length;
+}
+
+describe('frame pipeline', () => {
+  it('sends a keyframe first, then nothing for an identical frame', async () => {
+    const pipeline = createFramePipeline({ quality: 70 });
+    const first = await pipeline.encode(rawFrame(640, 480, 0), { keyframe: false });
+    expect(first).toMatchObject({ seq: 0, keyframe: true, rects: 1 });
+    expect(await pipeline.encode(rawFrame(640, 480, 1), { keyframe: false })).toBeNull();
+  });
+
+  it('sends one small rect covering a change inside one tile', async () => {
+    const pipeline = createFramePipeline({ quality: 70 });
+    await pipeline.encode(rawFrame(640, 480, 0), { keyframe: false });
+    const changed = rawFrame(640, 480, 1);
+    changed.data.fill(10, (300 * 640 + 200) * 4, (300 * 640 + 210) * 4);
+    const update = await pipeline.encode(changed, { keyframe: false });
+    if (update === null) throw new Error('expected an update');
+    expect(update).toMatchObject({ seq: 1, keyframe: false, rects: 1 });
+    const [frame, ...rest] = receive(update);
+    expect(rest).toEqual([]);
+    expect(frame?.keyframe).toBe(false);
+    expect(frame?.rects.map(({ x, y, width, height }) => ({ x, y, width, height }))).toEqual([{ x: 192, y: 256, width: 64, height: 64 }]);
+    expect(update.bytes).toBeLessThan(4096);
+  });
+
+  it('covers the whole screen on a keyframe request, after reset and after a resize', async () => {
+    const pipeline = createFramePipeline({ quality: 70 });
+    await pipeline.encode(rawFrame(640, 480, 0), { keyframe: false });
+    const cases: [RawFrame, boolean, () => void][] = [
+      [rawFrame(640, 480, 1), true, () => {}],
+      [rawFrame(640, 480, 2), false, () => pipeline.reset()],
+      [rawFrame(800, 600, 3), false, () => {}],
+    ];
+    for (const [raw, keyframe, before] of cases) {
+      before();
+      const update = await pipeline.encode(raw, { keyframe });
+      if (update === null) throw new Error('expected a keyframe');
+      expect(update.keyframe).toBe(true);
+      const frames = receive(update);
+      expect(frames[0]?.keyframe).toBe(true);
+      const area = frames.flatMap((f) => f.rects).reduce((sum, r) => sum + r.width * r.height, 0);
+      expect(area).toBe(raw.width * raw.height);
+    }
+  });
+
+  it('reproduces the synthetic desktop through JPEG, stamp included', async () => {
+    const source = createSyntheticSource({ width: 1920, height: 1080 });
+    const pipeline = createFramePipeline({ quality: 70 });
+    const reassembler = new FrameReassembler();
+    const framebuffer = new Uint8Array(1920 * 1080 * 4);
+    for (let i = 0; i < 6; i++) {
+      const raw = await source.capture();
+      const start = performance.now();
+      const update = await pipeline.encode(raw, { keyframe: false });
+      if (i === 0) console.log(`1080p synthetic keyframe at q=70: ${(performance.now() - start).toFixed(1)} ms, ${update?.bytes} bytes`);
+      if (update === null) throw new Error('the synthetic desktop changes every frame');
+      const frames = receive(update, reassembler);
+      expect(frames.every((f) => f.seq === raw.seq && f.captureTsMs === raw.captureTsMs)).toBe(true);
+      await paint(framebuffer, frames);
+      expect(readStamp(framebuffer, 1920, 1080)).toEqual({ seq: raw.seq, captureTsMs: raw.captureTsMs });
+      expect(meanAbsError(framebuffer, raw.data)).toBeLessThan(3);
+    }
+  });
+
+  it('is byte-exact when lossless', async () => {
+    const source = createSyntheticSource({ width: 640, height: 480, now: () => 1_000 });
+    const pipeline = createFramePipeline({ quality: 70, lossless: true });
+    const framebuffer = new Uint8Array(640 * 480 * 4);
+    const reassembler = new FrameReassembler();
+    const codecs = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const raw = await source.capture();
+      const update = await pipeline.encode(raw, { keyframe: false });
+      if (update === null) throw new Error('the synthetic desktop changes every frame');
+      const frames = receive(update, reassembler);
+      for (const rect of frames.flatMap((f) => f.rects)) codecs.add(rect.codec);
+      await paint(framebuffer, frames);
+      expect(Buffer.compare(framebuffer, raw.data)).toBe(0);
+    }
+    expect(codecs.has('png')).toBe(true);
+    expect(codecs.has('jpeg')).toBe(false);
+  });
+
+  it('splits a huge noisy frame into frames ≤ FRAME_MAX_BYTES and chunks ≤ FRAME_CHUNK_MAX_BYTES', async () => {
+    const width = 3840;
+    const height = 2160;
+    const raw = rawFrame(width, height, 7, noise(width, height, 99));
+    const update = await createFramePipeline({ quality: 95 }).encode(raw, { keyframe: true });
+    if (update === null) throw new Error('expected a keyframe');
+    const frames = receive(update);
+    expect(frames.length).toBeGreaterThan(1);
+    expect(frames.map((f) => f.keyframe)).toEqual(frames.map((_, i) => i === 0));
+    expect(frames.every((f) => f.seq === 7 && f.captureTsMs === raw.captureTsMs)).toBe(true);
+    const framebuffer = new Uint8Array(width * height * 4);
+    await paint(framebuffer, frames);
+    expect(meanAbsError(framebuffer.subarray(0, 4 * width * 16), raw.data.subarray(0, 4 * width * 16))).toBeLessThan(40);
+    const rects = frames.flatMap((f) => f.rects);
+    expect(rects.reduce((sum, r) => sum + r.width * r.height, 0)).toBe(width * height);
+    expect(update.rects).toBe(rects.length);
+  });
+
+  it('falls back to raw rects when PNG would be larger, and still fits the caps', async () => {
+    const raw = rawFrame(1920, 1080, 3, noise(1920, 1080, 5, false));
+    const update = await createFramePipeline({ quality: 70, lossless: true }).encode(raw, { keyframe: true });
+    if (update === null) throw new Error('expected a keyframe');
+    const frames = receive(update);
+    expect(frames.flatMap((f) => f.rects).every((r) => r.codec === 'raw')).toBe(true);
+    const framebuffer = new Uint8Array(1920 * 1080 * 4);
+    await paint(framebuffer, frames);
+    expect(Buffer.compare(framebuffer, raw.data)).toBe(0);
+  });
+
+  it('splits big rects into aligned bands of bounded area', () => {
+    const pieces = splitRect({ x: 64, y: 0, width: 1920, height: 1080 }, 512 * 1024);
+    expect(pieces.every((p) => p.width * p.height <= 512 * 1024 && (p.y % 16 === 0 || p.y === 0))).toBe(true);
+    expect(pieces.reduce((sum, p) => sum + p.width * p.height, 0)).toBe(1920 * 1080);
+    const tall = splitRect({ x: 0, y: 0, width: 16_000, height: 100 }, 100_000);
+    expect(tall.every((p) => p.width * p.height <= 100_000)).toBe(true);
+    expect(tall.reduce((sum, p) => sum + p.width * p.height, 0)).toBe(16_000 * 100);
+  });
+
+  it.each([
+    ['quality 0', { quality: 0 }],
+    ['quality 101', { quality: 101 }],
+    ['a tile size that is not a multiple of 8', { quality: 70, tileSize: 60 }],
+    ['zero concurrency', { quality: 70, concurrency: 0 }],
+  ])('refuses %s', (_name, options) => {
+    expect(() => createFramePipeline(options)).toThrow(RangeError);
+  });
+});

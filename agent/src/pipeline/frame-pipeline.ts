@@ -1,0 +1,202 @@
+import { chunkFrame, encodeFrame, FRAME_HEADER_BYTES, RECT_HEADER_BYTES, type FrameRect } from '@guruconnect/shared/codec';
+import { FRAME_CHUNK_MAX_BYTES, FRAME_MAX_BYTES, FRAME_MAX_RECTS } from '@guruconnect/shared/limits';
+import sharp from 'sharp';
+import type { RawFrame } from '../capture/screen-source.ts';
+import { DEFAULT_MAX_RECTS, DEFAULT_TILE_SIZE_PX, findDirtyTiles, mergeDirtyTiles, type PixelRect } from './dirty-tiles.ts';
+import type { EncodedUpdate, FramePipeline, PipelineOptions } from './types.ts';
+
+/**
+ * Largest rect encoded as one image, in pixels. Its raw RGBA (2 MiB) fits a frame with room to
+ * spare, and an encoding that comes out larger than raw is replaced by raw, so every encoded rect
+ * fits in one frame. Bigger dirty rects are cut into bands, which also lets them encode in parallel.
+ */
+export const RECT_MAX_PIXELS = 512 * 1024;
+/** Default number of rects encoded at once (sharp runs them on the libuv thread pool). */
+export const DEFAULT_ENCODE_CONCURRENCY = 4;
+/** Cut lines of split rects fall on multiples of this (the JPEG 4:2:0 MCU), relative to the rect. */
+const SPLIT_ALIGN_PX = 16;
+/** zlib level for lossless tiles: screen content compresses well already at low levels. */
+const PNG_COMPRESSION_LEVEL = 3;
+
+/** Settings of `createFramePipeline`: the shared `PipelineOptions` plus tuning knobs. */
+export interface FramePipelineOptions extends PipelineOptions {
+  /** Most merged dirty rects per update before splitting (default `DEFAULT_MAX_RECTS`). */
+  maxRects?: number;
+  /** Rect encodes in flight at once (default `DEFAULT_ENCODE_CONCURRENCY`). */
+  concurrency?: number;
+  /** Largest chunk message (default `FRAME_CHUNK_MAX_BYTES`). */
+  maxChunkBytes?: number;
+}
+
+/** Cuts `rect` into pieces of at most `maxPixels`, full-width bands when possible. */
+export function splitRect(rect: PixelRect, maxPixels = RECT_MAX_PIXELS): PixelRect[] {
+  if (rect.width * rect.height <= maxPixels) return [rect];
+  let bandHeight = Math.floor(maxPixels / rect.width / SPLIT_ALIGN_PX) * SPLIT_ALIGN_PX;
+  let pieceWidth = rect.width;
+  if (bandHeight < SPLIT_ALIGN_PX) {
+    bandHeight = SPLIT_ALIGN_PX;
+    pieceWidth = Math.max(SPLIT_ALIGN_PX, Math.floor(maxPixels / SPLIT_ALIGN_PX / SPLIT_ALIGN_PX) * SPLIT_ALIGN_PX);
+  }
+  const pieces: PixelRect[] = [];
+  for (let dy = 0; dy < rect.height; dy += bandHeight) {
+    for (let dx = 0; dx < rect.width; dx += pieceWidth) {
+      pieces.push({ x: rect.x + dx, y: rect.y + dy, width: Math.min(pieceWidth, rect.width - dx), height: Math.min(bandHeight, rect.height - dy) });
+    }
+  }
+  return pieces;
+}
+
+/** The RGBA pixels of `rect`: a view for full-width rects, else a copy. */
+function crop(frame: RawFrame, rect: PixelRect): Uint8Array {
+  const stride = frame.width * 4;
+  if (rect.x === 0 && rect.width === frame.width) return frame.data.subarray(rect.y * stride, (rect.y + rect.height) * stride);
+  const rowBytes = rect.width * 4;
+  const out = new Uint8Array(rowBytes * rect.height);
+  for (let row = 0; row < rect.height; row++) {
+    const start = (rect.y + row) * stride + rect.x * 4;
+    out.set(frame.data.subarray(start, start + rowBytes), row * rowBytes);
+  }
+  return out;
+}
+
+/** Runs `fn` over `items` with at most `limit` promises pending, keeping the order of results. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Groups rects, in order, into frames that respect `FRAME_MAX_BYTES` and `FRAME_MAX_RECTS`. */
+function packFrames(rects: readonly FrameRect[]): FrameRect[][] {
+  const frames: FrameRect[][] = [];
+  let current: FrameRect[] = [];
+  let size = FRAME_HEADER_BYTES;
+  for (const rect of rects) {
+    const add = RECT_HEADER_BYTES + rect.data.length;
+    if (current.length > 0 && (size + add > FRAME_MAX_BYTES || current.length >= FRAME_MAX_RECTS)) {
+      frames.push(current);
+      current = [];
+      size = FRAME_HEADER_BYTES;
+    }
+    current.push(rect);
+    size += add;
+  }
+  if (current.length > 0) frames.push(current);
+  return frames;
+}
+
+function assertIntIn(value: number, min: number, max: number, name: string): void {
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`${name} must be an integer in ${min}..${max}`);
+}
+
+/**
+ * Creates the encoder for one viewer stream. Keeps its own copy of the last frame it encoded
+ * (updated only where tiles were dirty), so callers may reuse or mutate `frame.data` once
+ * `encode` has resolved, but not while it runs. Call `encode` once at a time.
+ *
+ * An update bigger than `FRAME_MAX_BYTES` is split across several codec frames that share `seq`
+ * and `captureTsMs`; only the first carries the keyframe flag (the screen is complete after the
+ * last), and each frame is chunked under its own `frameId` (a u32 counter per pipeline).
+ * Rects are JPEG (4:2:0, quality `quality`) or, with `lossless`, PNG; a rect whose encoding would
+ * not be smaller than its raw pixels is sent `raw`.
+ */
+export function createFramePipeline(options: FramePipelineOptions): FramePipeline {
+  const {
+    quality,
+    lossless = false,
+    tileSize = DEFAULT_TILE_SIZE_PX,
+    maxRects = DEFAULT_MAX_RECTS,
+    concurrency = DEFAULT_ENCODE_CONCURRENCY,
+    maxChunkBytes = FRAME_CHUNK_MAX_BYTES,
+  } = options;
+  assertIntIn(quality, 1, 100, 'quality');
+  assertIntIn(tileSize, 8, 4096, 'tileSize');
+  if (tileSize % 8 !== 0) throw new RangeError('tileSize must be a multiple of 8 (the JPEG block)');
+  assertIntIn(maxRects, 1, FRAME_MAX_RECTS, 'maxRects');
+  assertIntIn(concurrency, 1, 64, 'concurrency');
+
+  let previous: { width: number; height: number; data: Uint8Array } | null = null;
+  let nextFrameId = 0;
+
+  const encodeRect = async (frame: RawFrame, rect: PixelRect): Promise<FrameRect> => {
+    const pixels = crop(frame, rect);
+    const image = sharp(pixels, { raw: { width: rect.width, height: rect.height, channels: 4 } });
+    const encoded = lossless
+      ? await image.png({ compressionLevel: PNG_COMPRESSION_LEVEL, adaptiveFiltering: false }).toBuffer()
+      : await image.jpeg({ quality, mozjpeg: false, chromaSubsampling: '4:2:0' }).toBuffer();
+    if (encoded.length >= pixels.length) return { ...rect, codec: 'raw', data: pixels };
+    return { ...rect, codec: lossless ? 'png' : 'jpeg', data: encoded };
+  };
+
+  /** Brings `previous` up to `frame` by copying the rects that changed. */
+  const remember = (frame: RawFrame, rects: readonly PixelRect[], keyframe: boolean): void => {
+    if (keyframe || previous === null) {
+      previous = { width: frame.width, height: frame.height, data: frame.data.slice() };
+      return;
+    }
+    const stride = frame.width * 4;
+    for (const rect of rects) {
+      for (let y = rect.y; y < rect.y + rect.height; y++) {
+        const start = y * stride + rect.x * 4;
+        previous.data.set(frame.data.subarray(start, start + rect.width * 4), start);
+      }
+    }
+  };
+
+  return {
+    async encode(frame, opts): Promise<EncodedUpdate | null> {
+      const { width, height } = frame;
+      if (frame.data.length !== width * height * 4) throw new RangeError('frame.data must be width × height × 4 bytes');
+      const keyframe = opts.keyframe || previous === null || previous.width !== width || previous.height !== height;
+      let rects: PixelRect[];
+      if (keyframe || previous === null) {
+        rects = [{ x: 0, y: 0, width, height }];
+      } else {
+        const grid = findDirtyTiles(previous.data, frame.data, width, height, tileSize);
+        if (grid.count === 0) return null;
+        rects = mergeDirtyTiles(grid, width, height, { maxRects });
+      }
+      remember(frame, rects, keyframe);
+
+      const pieces = rects.flatMap((rect) => splitRect(rect));
+      let encoded: FrameRect[];
+      try {
+        encoded = await mapBounded(pieces, concurrency, (rect) => encodeRect(frame, rect));
+      } catch (err) {
+        previous = null; // the viewer never got this update: resynchronise with a keyframe
+        throw err;
+      }
+      const messages: Uint8Array[] = [];
+      for (const [index, group] of packFrames(encoded).entries()) {
+        const bytes = encodeFrame({
+          seq: frame.seq,
+          captureTsMs: frame.captureTsMs,
+          keyframe: keyframe && index === 0,
+          screenWidth: width,
+          screenHeight: height,
+          rects: group,
+        });
+        messages.push(...chunkFrame(bytes, nextFrameId, maxChunkBytes));
+        nextFrameId = (nextFrameId + 1) >>> 0;
+      }
+      return {
+        seq: frame.seq,
+        captureTsMs: frame.captureTsMs,
+        keyframe,
+        messages,
+        bytes: messages.reduce((sum, m) => sum + m.length, 0),
+        rects: encoded.length,
+      };
+    },
+    reset(): void {
+      previous = null;
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { RelayQueue } from './relay-queue.ts';
+
+/** The transport of one viewer socket, as the relay sees it. */
+export interface ViewerTransport {
+  send(chunk: Uint8Array): void;
+  /** Bytes written but not yet taken by the network. */
+  bufferedBytes(): number;
+  /** Call `cb` once when the transport may have drained. */
+  onDrain(cb: () => void): void;
+}
+
+export interface RelayHubOptions {
+  maxQueueBytes: number;
+  highWaterBytes: number;
+  transportOf(viewerId: string): ViewerTransport | null;
+  requestKeyframe(viewerId: string): void;
+  now?: () => number;
+}
+
+/** Per-viewer relay queues for one server process. */
+export class RelayHub {
+  readonly #o: RelayHubOptions;
+  readonly #queues = new Map<string, { q: RelayQueue; waiting: boolean; lastKeyReq: number }>();
+  bytesForwarded = 0;
+  framesDropped = 0;
+
+  constructor(o: RelayHubOptions) {
+    this.#o = o;
+  }
+
+  forward(viewerId: string, message: Uint8Array, kind: 'chunk' | 'other'): boolean {
+    let entry = this.#queues.get(viewerId);
+    if (!entry) {
+      const transport = this.#o.transportOf(viewerId);
+      if (!transport) return false;
+      const e = { q: null as unknown as RelayQueue, waiting: false, lastKeyReq: 0 };
+      e.q = new RelayQueue({
+        maxBytes: this.#o.maxQueueBytes,
+        send: (c) => {
+          this.bytesForwarded += c.length;
+          transport.send(c);
+        },
+        congested: () => {
+          const over = transport.bufferedBytes() > this.#o.highWaterBytes;
+          if (over && !e.waiting) {
+            e.waiting = true;
+            transport.onDrain(() => {
+              e.waiting = false;
+              e.q.drain();
+            });
+          }
+          return over;
+        },
+        onDrop: (n) => {
+          this.framesDropped += n;
+          const now = (this.#o.now ?? Date.now)();
+          if (now - e.lastKeyReq > 500) {
+            e.lastKeyReq = now;
+            this.#o.requestKeyframe(viewerId);
+          }
+        },
+      });
+      entry = e;
+      this.#queues.set(viewerId, entry);
+    }
+    entry.q.push(message, kind);
+    return true;
+  }
+
+  queuedBytes(viewerId: string): number {
+    return this.#queues.get(viewerId)?.q.queuedBytes ?? 0;
+  }
+
+  totalQueuedBytes(): number {
+    let n = 0;
+    for (const e of this.#queues.values()) n += e.q.queuedBytes;
+    return n;
+  }
+
+  drop(viewerId: string): void {
+    this.#queues.get(viewerId)?.q.clear();
+    this.#queues.delete(viewerId);
+  }
+}

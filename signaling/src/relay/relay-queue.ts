@@ -1,0 +1,121 @@
+import { readChunkHeader } from '@guruconnect/shared/codec';
+
+/** A frame (or a lone cursor message) as the unit the relay forwards or drops. */
+interface Unit {
+  frameId: number | null;
+  keyframe: boolean;
+  chunks: Uint8Array[];
+  /** Chunks already handed to the transport (a started unit can no longer be dropped). */
+  sent: number;
+  complete: boolean;
+  bytes: number;
+}
+
+export interface RelayQueueOptions {
+  /** Bytes held per viewer before dropping; a couple of frames. */
+  maxBytes: number;
+  /** Write one message to the viewer's socket. */
+  send(chunk: Uint8Array): void;
+  /** True while the viewer's transport has too much in flight. */
+  congested(): boolean;
+  /** Frames were dropped: the agent should send a keyframe. */
+  onDrop(frames: number): void;
+}
+
+/**
+ * The per-viewer relay queue: bounded in bytes; forwards whole frames in order; when full,
+ * drops the oldest frames not yet started (non-key first) and asks for a keyframe. One slow
+ * viewer never slows the others, and the server's memory per viewer stays ≤ maxBytes + one chunk.
+ */
+export class RelayQueue {
+  readonly #o: RelayQueueOptions;
+  readonly #units: Unit[] = [];
+  #bytes = 0;
+  /** Frame id whose remaining chunks are discarded (its first chunks were dropped). */
+  #discarding: number | null = null;
+  dropped = 0;
+  forwarded = 0;
+
+  constructor(o: RelayQueueOptions) {
+    this.#o = o;
+  }
+
+  get queuedBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Accept one message from the agent (already validated as a codec message ≤ 64 KiB). */
+  push(message: Uint8Array, kind: 'chunk' | 'other'): void {
+    if (kind === 'other') {
+      this.#units.push({ frameId: null, keyframe: false, chunks: [message], sent: 0, complete: true, bytes: message.length });
+    } else {
+      const h = readChunkHeader(message);
+      if (h.index === 0) {
+        this.#discarding = null;
+        this.#units.push({ frameId: h.frameId, keyframe: h.keyframe, chunks: [], sent: 0, complete: false, bytes: 0 });
+      } else if (this.#discarding === h.frameId) {
+        return;
+      }
+      const unit = this.#units[this.#units.length - 1];
+      if (!unit || unit.frameId !== h.frameId) return; // a stray chunk of a dropped frame
+      unit.chunks.push(message);
+      unit.bytes += message.length;
+      unit.complete = h.index === h.count - 1;
+    }
+    this.#bytes += message.length;
+    this.#shed();
+    this.drain();
+  }
+
+  /** Send what the transport can take now. Call again when the transport drains. */
+  drain(): void {
+    while (this.#units.length > 0 && !this.#o.congested()) {
+      const unit = this.#units[0]!;
+      if (unit.sent >= unit.chunks.length) {
+        if (unit.complete) {
+          this.#units.shift();
+          continue;
+        }
+        return; // waiting for the rest of this frame from the agent
+      }
+      const chunk = unit.chunks[unit.sent]!;
+      unit.chunks[unit.sent] = EMPTY; // release it as soon as it is written
+      unit.sent++;
+      this.#bytes -= chunk.length;
+      this.forwarded++;
+      this.#o.send(chunk);
+      if (unit.complete && unit.sent === unit.chunks.length) this.#units.shift();
+    }
+  }
+
+  #shed(): void {
+    let dropped = 0;
+    for (const preferKey of [false, true]) {
+      for (let i = 0; i < this.#units.length && this.#bytes > this.#o.maxBytes; ) {
+        const u = this.#units[i]!;
+        const isNewest = i === this.#units.length - 1;
+        // First pass: unsent delta frames, oldest first. Second pass: any unsent frame but the newest.
+        if (u.sent === 0 && (preferKey ? !isNewest : !u.keyframe)) {
+          this.#units.splice(i, 1);
+          this.#bytes -= u.chunks.reduce((n, c) => n + c.length, 0);
+          if (!u.complete && u.frameId !== null) this.#discarding = u.frameId;
+          if (u.frameId !== null) dropped++;
+          continue;
+        }
+        i++;
+      }
+    }
+    if (dropped > 0) {
+      this.dropped += dropped;
+      this.#o.onDrop(dropped);
+    }
+  }
+
+  /** Forget everything (viewer gone). */
+  clear(): void {
+    this.#units.length = 0;
+    this.#bytes = 0;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,138 @@
+// Test-only: the real signaling server as a separate process (`node --import tsx signaling/src/main.ts`).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const LOG_DIR = join(REPO_ROOT, 'test-artifacts', 'logs');
+/** Every password in tests carries this marker so a log scan can find leaks. */
+export const CANARY = 'Canary7Zx';
+export const ADMIN_USER = 'admin';
+export const ADMIN_PASSWORD = `${CANARY}-admin-pass-01`;
+const JWT_SECRET = `e2e-only-${randomBytes(24).toString('base64url')}`;
+
+export interface ServerProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly pid: number;
+  readonly logFile: string;
+  /** Resident set size of the server process in KiB (`VmRSS` from `/proc/<pid>/status`). */
+  rssKiB(): number;
+  /** Everything the server logged so far. */
+  readLog(): string;
+  /** SIGTERM, then SIGKILL if it has not exited in time; removes the data directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface ServerProcessOptions {
+  /** Extra environment (e.g. `RELAY_POLICY`, `RELAY_QUEUE_MAX_BYTES`). */
+  env?: Record<string, string>;
+  readyTimeoutMs?: number;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function readRssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]);
+}
+
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const done = exited(child);
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await done;
+  clearTimeout(timer);
+}
+
+export async function startServerProcess(opts: ServerProcessOptions = {}): Promise<ServerProcess> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'guru-e2e-'));
+  mkdirSync(LOG_DIR, { recursive: true });
+  const logFile = join(LOG_DIR, `server-proc-${Date.now()}-${randomBytes(3).toString('hex')}.log`);
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'signaling/src/main.ts'], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? tmpdir(),
+      // No .env from the developer's checkout.
+      GURU_ENV_FILE: join(dataDir, 'no.env'),
+      NODE_ENV: 'test',
+      JWT_SECRET,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: url,
+      DATA_DIR: dataDir,
+      BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      LOG_LEVEL: 'debug',
+      LOG_FILE: logFile,
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (b: Buffer) => {
+    output = (output + b.toString()).slice(-8000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 45_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output}`);
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server not ready in time: ${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+
+  let stopped: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    pid: child.pid!,
+    logFile,
+    rssKiB: () => readRssKiB(child.pid!),
+    readLog: () => {
+      try {
+        return readFileSync(logFile, 'utf8');
+      } catch {
+        return '';
+      }
+    },
+    stop: () =>
+      (stopped ??= (async () => {
+        await stopChild(child);
+        rmSync(dataDir, { recursive: true, force: true });
+      })()),
+  };
+}

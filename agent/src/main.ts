@@ -1,16 +1,14 @@
 // `guru-agent`: the only file that reads argv and the environment, starts everything and traps signals.
 import { hostname, homedir, release, type } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { parseAgentArgs, USAGE, type AgentArgs } from './cli/args.ts';
+import { parseAgentArgs, type AgentArgs } from './cli/args.ts';
 import { AgentConnection } from './connection/agent-connection.ts';
 import { createLogger, redact, type Logger } from './log/logger.ts';
 import { MediaSession } from './session/media-session.ts';
 import { loadOrCreateState, StateFileError } from './state.ts';
 import { createSyntheticSource } from './capture/synthetic-source.ts';
-import { createX11Source } from './capture/x11-source.ts';
 import { createFramePipeline } from './pipeline/frame-pipeline.ts';
 import { createSyntheticInput } from './input/synthetic-input.ts';
-import { createX11Input } from './input/x11-input.ts';
 import type { ScreenSource } from './capture/screen-source.ts';
 import type { InputSink } from './input/input-sink.ts';
 
@@ -33,10 +31,13 @@ function displayText(s: string, max: number): string | undefined {
 
 async function openDevices(args: AgentArgs): Promise<{ source: ScreenSource; sink: InputSink }> {
   if (args.source === 'x11') {
+    // Loaded only when used: the X11 backends spawn external tools.
+    const { createX11Source } = await import('./capture/x11-source.ts');
+    const { createX11Input } = await import('./input/x11-input.ts');
     const display = args.display!;
     const source = await createX11Source({ display, fps: args.fps });
     try {
-      return { source, sink: await createX11Input({ display }) };
+      return { source, sink: createX11Input({ display }) };
     } catch (err) {
       await source.close();
       throw err;
@@ -57,7 +58,7 @@ async function run(args: AgentArgs, log: Logger): Promise<number> {
     fps: args.fps,
     quality: args.quality,
     relay: args.relay,
-    credential: args.credential.kind,
+    credentialKind: args.credential.kind,
     iceOverride: args.iceServers !== null,
     iceTransportPolicy: args.iceTransportPolicy,
     iceTimeoutMs: args.iceTimeoutMs,
@@ -101,7 +102,7 @@ async function run(args: AgentArgs, log: Logger): Promise<number> {
   connection = new AgentConnection({
     serverUrl: args.server,
     query,
-    credential: args.credential.kind,
+    credentialKind: args.credential.kind,
     log: log.child({ component: 'connection' }),
     handlers: {
       welcome: (w, resumed) => media.onWelcome(w, resumed),
@@ -163,4 +164,3 @@ async function main(): Promise<void> {
 }
 
 void main();
-void USAGE;

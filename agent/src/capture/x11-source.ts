@@ -80,7 +80,7 @@ export async function createX11Source(options: X11SourceOptions): Promise<Screen
   args.push('-f', 'rawvideo', '-pix_fmt', 'rgba', '-');
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 
-  let assembling = new Uint8Array(frameBytes);
+  let assembling: Uint8Array = new Uint8Array(frameBytes);
   let filled = 0;
   let spare: Uint8Array | null = null; // a dropped frame's buffer, reused for the next one
   let latest: { data: Uint8Array; captureTsMs: number } | null = null;

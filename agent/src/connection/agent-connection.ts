@@ -166,7 +166,7 @@ export class AgentConnection {
               ? 'the support session has ended and its code cannot be used again; ask the technician for a new code'
               : 'the support code was refused (unknown, expired, cancelled or already used); ask the technician for a new code'
             : 'the agent key was refused (unknown or revoked); ask an administrator for a new key';
-        log.error('server refused the agent', { status: failure.status, credential: this.#o.credential });
+        log.error('server refused the agent', { status: failure.status, credentialKind: this.#o.credential });
         this.#stop();
         this.#o.handlers.fatal('refused', what);
         return;

@@ -13,7 +13,7 @@ export interface SyntheticInput extends InputSink {
   /** Every message applied so far, in order. */
   readonly applied: readonly InputMessage[];
   readonly events: EventEmitter<SyntheticInputEvents>;
-  /** Resolves with the next applied message that satisfies `pred` (default: any). */
+  /** Resolves with the next applied message that satisfies `pred` (default: any); rejects on close. */
   next(pred?: (message: InputMessage) => boolean): Promise<InputMessage>;
 }
 
@@ -21,6 +21,7 @@ export interface SyntheticInput extends InputSink {
 export function createSyntheticInput(): SyntheticInput {
   const applied: InputMessage[] = [];
   const events = new EventEmitter<SyntheticInputEvents>();
+  const waiting = new Set<(err: Error) => void>();
   let closed = false;
   return {
     kind: 'synthetic',
@@ -34,18 +35,25 @@ export function createSyntheticInput(): SyntheticInput {
       return Promise.resolve();
     },
     next(pred = () => true): Promise<InputMessage> {
-      return new Promise((resolve) => {
+      if (closed) return Promise.reject(new Error('synthetic input is closed'));
+      return new Promise((resolve, reject) => {
         const listener = (message: InputMessage): void => {
           if (!pred(message)) return;
           events.off('input', listener);
+          waiting.delete(reject);
           resolve(message);
         };
         events.on('input', listener);
+        waiting.add(reject);
       });
     },
     close(): Promise<void> {
-      closed = true;
-      events.removeAllListeners();
+      if (!closed) {
+        closed = true;
+        events.removeAllListeners();
+        for (const reject of waiting) reject(new Error('synthetic input is closed'));
+        waiting.clear();
+      }
       return Promise.resolve();
     },
   };

@@ -50,7 +50,10 @@ const same = before.data.slice();
 const scattered = before.data.slice();
 // One changed byte in the bottom-right pixel of every third tile: the worst case for early exit.
 for (let y = DEFAULT_TILE_SIZE_PX - 1; y < HEIGHT; y += DEFAULT_TILE_SIZE_PX) {
-  for (let x = DEFAULT_TILE_SIZE_PX - 1; x < WIDTH; x += 3 * DEFAULT_TILE_SIZE_PX) scattered[(y * WIDTH + x) * 4] ^= 1;
+  for (let x = DEFAULT_TILE_SIZE_PX - 1; x < WIDTH; x += 3 * DEFAULT_TILE_SIZE_PX) {
+    const i = (y * WIDTH + x) * 4;
+    scattered[i] = (scattered[i] ?? 0) ^ 1;
+  }
 }
 const noise = new Uint8Array(WIDTH * HEIGHT * 4).map((_, i) => (i * 2_654_435_761) >>> 24);
 

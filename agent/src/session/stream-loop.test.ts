@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../log/logger.ts';
+import { FakeTarget, fakePipeline, fakeSource } from '../testing/fakes.ts';
+import { StreamLoop } from './stream-loop.ts';
+
+function harness(targets: FakeTarget[], unchanged: () => boolean = () => false) {
+  const source = fakeSource();
+  const pipeline = fakePipeline(unchanged);
+  const loop = new StreamLoop({
+    source,
+    pipeline,
+    fps: 10,
+    targets: () => targets,
+    deliver: (update, to) => {
+      for (const t of to) (t as FakeTarget).received.push({ seq: update.seq, keyframe: update.keyframe });
+    },
+    log: silentLogger,
+  });
+  return { source, pipeline, loop };
+}
+
+describe('StreamLoop', () => {
+  it('captures nothing while no viewer has a path', async () => {
+    const a = new FakeTarget('a');
+    a.isReady = false;
+    const h = harness([a]);
+    expect(await h.loop.tick()).toBe('idle');
+    expect(h.source.captures).toBe(0);
+  });
+
+  it('sends a keyframe to a new viewer, then deltas', async () => {
+    const a = new FakeTarget('a');
+    const h = harness([a]);
+    await h.loop.tick();
+    await h.loop.tick();
+    expect(a.received).toEqual([
+      { seq: 0, keyframe: true },
+      { seq: 1, keyframe: false },
+    ]);
+  });
+
+  it('skips the capture when every viewer is congested, and the next delta covers the gap (no keyframe)', async () => {
+    const a = new FakeTarget('a');
+    const h = harness([a]);
+    await h.loop.tick();
+    a.isCongested = true;
+    expect(await h.loop.tick()).toBe('congested');
+    expect(h.source.captures).toBe(1);
+    a.isCongested = false;
+    await h.loop.tick();
+    expect(a.received.at(-1)).toEqual({ seq: 1, keyframe: false });
+    expect(h.loop.stats.skippedCongested).toBe(1);
+  });
+
+  it('keeps a fast viewer streaming while a congested one is skipped, then resyncs the slow one with a keyframe of the latest screen', async () => {
+    const fast = new FakeTarget('fast');
+    const slow = new FakeTarget('slow');
+    const h = harness([fast, slow]);
+    await h.loop.tick(); // both get keyframe 0
+    slow.isCongested = true;
+    for (let i = 0; i < 5; i++) await h.loop.tick();
+    expect(fast.received.map((r) => r.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(slow.received).toEqual([{ seq: 0, keyframe: true }]);
+    expect(slow.needsKeyframe).toBe(true);
+    slow.isCongested = false;
+    await h.loop.tick();
+    // Latest wins: one keyframe of frame 6, nothing stale.
+    expect(slow.received).toEqual([
+      { seq: 0, keyframe: true },
+      { seq: 6, keyframe: true },
+    ]);
+    expect(fast.received.at(-1)).toEqual({ seq: 6, keyframe: false });
+  });
+
+  it('does not desync a congested viewer when nothing changed on screen', async () => {
+    let unchanged = false;
+    const a = new FakeTarget('a');
+    const b = new FakeTarget('b');
+    const h = harness([a, b], () => unchanged);
+    await h.loop.tick();
+    unchanged = true;
+    b.isCongested = true;
+    expect(await h.loop.tick()).toBe('unchanged');
+    expect(b.needsKeyframe).toBe(false);
+  });
+
+  it('encodes the delta before the keyframe of the same frame so both stay consistent', async () => {
+    const a = new FakeTarget('a');
+    const h = harness([a]);
+    await h.loop.tick();
+    const late = new FakeTarget('late');
+    const h2targets = [a, late];
+    const loop2 = new StreamLoop({
+      source: h.source,
+      pipeline: h.pipeline,
+      fps: 10,
+      targets: () => h2targets,
+      deliver: (u, to) => to.forEach((t) => (t as FakeTarget).received.push({ seq: u.seq, keyframe: u.keyframe })),
+      log: silentLogger,
+    });
+    await loop2.tick();
+    expect(h.pipeline.calls.slice(-2)).toEqual([
+      { seq: 1, keyframe: false },
+      { seq: 1, keyframe: true },
+    ]);
+    expect(late.received).toEqual([{ seq: 1, keyframe: true }]);
+  });
+
+  it('marks an in-sync congested viewer when only a keyframe was encoded for another one', async () => {
+    const a = new FakeTarget('a');
+    const h = harness([a]);
+    await h.loop.tick();
+    a.isCongested = true;
+    const b = new FakeTarget('b');
+    const loop = new StreamLoop({ source: h.source, pipeline: h.pipeline, fps: 10, targets: () => [a, b], deliver: () => {}, log: silentLogger });
+    await loop.tick();
+    expect(a.needsKeyframe).toBe(true);
+  });
+
+  it('drops an update for a viewer that lost its path while the frame was being encoded', async () => {
+    const a = new FakeTarget('a');
+    const source = fakeSource();
+    const pipeline = fakePipeline();
+    const delivered: string[] = [];
+    const loop = new StreamLoop({
+      source: { ...source, capture: async () => {
+        const f = await source.capture();
+        a.isReady = false;
+        return f;
+      } },
+      pipeline,
+      fps: 10,
+      targets: () => [a],
+      deliver: (_u, to) => delivered.push(...to.map((t) => t.id)),
+      log: silentLogger,
+    });
+    await loop.tick();
+    expect(delivered).toEqual([]);
+  });
+});

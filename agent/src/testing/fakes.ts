@@ -1,0 +1,131 @@
+// Test-only fakes for the agent's unit tests (the cross-process tests use the real backends).
+import type { RawFrame, ScreenSource } from '../capture/screen-source.ts';
+import type { EncodedUpdate, FramePipeline } from '../pipeline/types.ts';
+import type { StreamTarget } from '../session/stream-loop.ts';
+
+/** A 4×4 source whose frames are numbered; `changes` decides whether frame n differs from n−1. */
+export function fakeSource(): ScreenSource & { captures: number } {
+  let seq = 0;
+  const src = {
+    kind: 'synthetic' as const,
+    width: 4,
+    height: 4,
+    captures: 0,
+    capture(): Promise<RawFrame> {
+      src.captures++;
+      const frame = { width: 4, height: 4, data: new Uint8Array(64).fill(seq & 0xff), captureTsMs: 1000 + seq, seq };
+      seq++;
+      return Promise.resolve(frame);
+    },
+    close: () => Promise.resolve(),
+  };
+  return src;
+}
+
+/** Records every encode; a delta is null when `unchanged()` says so. */
+export function fakePipeline(unchanged: () => boolean = () => false): FramePipeline & { calls: Array<{ seq: number; keyframe: boolean }> } {
+  const calls: Array<{ seq: number; keyframe: boolean }> = [];
+  return {
+    calls,
+    encode(frame, opts): Promise<EncodedUpdate | null> {
+      calls.push({ seq: frame.seq, keyframe: opts.keyframe });
+      if (!opts.keyframe && unchanged()) return Promise.resolve(null);
+      const message = new Uint8Array([frame.seq & 0xff, opts.keyframe ? 1 : 0]);
+      return Promise.resolve({ seq: frame.seq, captureTsMs: frame.captureTsMs, keyframe: opts.keyframe, messages: [message], bytes: 2, rects: 1 });
+    },
+    reset() {},
+  };
+}
+
+export class FakeTarget implements StreamTarget {
+  readonly id: string;
+  path: 'p2p' | 'relay' | null = 'p2p';
+  isReady = true;
+  isCongested = false;
+  needsKeyframe = true;
+  readonly received: Array<{ seq: number; keyframe: boolean }> = [];
+
+  constructor(id: string) {
+    this.id = id;
+  }
+
+  ready(): boolean {
+    return this.isReady;
+  }
+
+  congested(): boolean {
+    return this.isCongested;
+  }
+}
+
+import type { PeerLink, PeerLinkFactory, PeerLinkHandlers, SignalPayload } from '../session/peer-link.ts';
+import type { SignalKind } from '../connection/agent-connection.ts';
+
+/** A PeerLink driven by the test: `open()`, `fail()`, `ice()`, `receive()`. */
+export class FakePeer implements PeerLink {
+  readonly handlers: PeerLinkHandlers;
+  readonly signalsIn: Array<{ kind: SignalKind; payload: SignalPayload }> = [];
+  readonly framesOut: Uint8Array[] = [];
+  readonly jsonOut: unknown[] = [];
+  buffered = 0;
+  closedWith: string | null = null;
+  opened = false;
+
+  constructor(handlers: PeerLinkHandlers) {
+    this.handlers = handlers;
+  }
+
+  get isOpen(): boolean {
+    return this.opened && this.closedWith === null;
+  }
+
+  signal(kind: SignalKind, payload: SignalPayload): void {
+    this.signalsIn.push({ kind, payload });
+  }
+
+  sendFrame(message: Uint8Array): void {
+    if (this.closedWith !== null) throw new Error('closed');
+    this.framesOut.push(message);
+  }
+
+  sendJson(message: unknown): void {
+    this.jsonOut.push(message);
+  }
+
+  framesBufferedBytes(): number {
+    return this.buffered;
+  }
+
+  close(reason: string): void {
+    this.closedWith ??= reason;
+  }
+
+  open(): void {
+    this.opened = true;
+    this.handlers.open();
+  }
+
+  fail(reason = 'test_failure'): void {
+    this.handlers.failed(reason);
+  }
+
+  ice(state: string): void {
+    this.handlers.iceState(state);
+  }
+
+  receive(data: unknown): void {
+    this.handlers.message(data);
+  }
+}
+
+export function fakePeerFactory(): { factory: PeerLinkFactory; peers: FakePeer[] } {
+  const peers: FakePeer[] = [];
+  return {
+    peers,
+    factory: (o) => {
+      const p = new FakePeer(o.handlers);
+      peers.push(p);
+      return p;
+    },
+  };
+}

@@ -1,0 +1,458 @@
+// A technician's viewer in Node, for cross-process tests and benchmarks. Joins like the web app
+// (login → viewer token → /ws/viewer), answers the agent's offer, receives frames on the P2P
+// `frames` channel or as `relay:frame` from the server (following path switches without
+// reconnecting), reassembles and decodes them into an RGBA framebuffer, and sends input on the
+// P2P `input` channel or as `relay:input`. Independent of the agent's code: shared + libraries only.
+import wrtc from '@roamhq/wrtc';
+import sharp from 'sharp';
+import { io, type Socket } from 'socket.io-client';
+import { decodeFrame, FrameReassembler, peekMessageType, readStamp, type Frame, type StampValue } from '@guruconnect/shared/codec';
+import { PROTOCOL_VERSION } from '@guruconnect/shared/limits';
+import { DATA_CHANNEL_LABELS, viewerWelcomeSchema, type DataChannelMessage, type IceServer, type InputMessage, type MediaPath } from '@guruconnect/shared/protocol';
+
+export type ViewerWelcome = ReturnType<typeof viewerWelcomeSchema.parse>;
+
+export interface ViewerClientOptions {
+  baseUrl: string;
+  sessionId: string;
+  username: string;
+  password: string;
+  /** Never take part in WebRTC (ignore offers), so the agent has to fall back to the relay. */
+  forceRelay?: boolean;
+  /** Replaces the ICE servers from the welcome. */
+  iceServers?: IceServer[];
+  /**
+   * Consume at most this many frames per second. On the relay this is real backpressure: the
+   * viewer stops reading its WebSocket until the next second (TCP fills up, the server's queue
+   * for this viewer fills and drops). On P2P a Node data channel cannot be paused, so frames over
+   * the budget are still received and only their decoding is skipped (with a keyframe request).
+   */
+  maxFramesPerS?: number;
+  /** Decode rects into the framebuffer (default true). Off: only headers and the stamp rect are checked. */
+  decode?: boolean;
+}
+
+export interface FrameEvent {
+  seq: number;
+  captureTsMs: number;
+  keyframe: boolean;
+  path: MediaPath;
+  /** Encoded bytes of this frame (all chunks). */
+  bytes: number;
+  receivedAtMs: number;
+  /** The synthetic source's stamp read back from the decoded framebuffer (null: none / not decoded). */
+  stamp: StampValue | null;
+  width: number;
+  height: number;
+}
+
+export interface ViewerStats {
+  frames: number;
+  keyframes: number;
+  bytes: number;
+  framesByPath: Record<MediaPath, number>;
+  /** Path of the last frame received. */
+  path: MediaPath | null;
+  lastSeq: number | null;
+  lastStamp: StampValue | null;
+  /** ms from `join` resolving to the first decoded frame. */
+  firstFrameMs: number | null;
+  codecErrors: number;
+  decodeErrors: number;
+  /** Deltas that arrived before any keyframe on a fresh framebuffer. */
+  deltasWithoutBase: number;
+  skippedByThrottle: number;
+  keyframeRequests: number;
+  /** RTCPeerConnection (re)created for an offer. */
+  peerConnections: number;
+  socketConnects: number;
+}
+
+type Ack = { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } };
+
+interface ChannelLike {
+  label: string;
+  readyState: string;
+  binaryType: string;
+  onopen: (() => void) | null;
+  onclose: (() => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  send(data: string | Uint8Array): void;
+  close(): void;
+}
+interface PeerConnectionLike {
+  onicecandidate: ((ev: { candidate: { candidate: string; sdpMid: string | null; sdpMLineIndex: number | null } | null }) => void) | null;
+  ondatachannel: ((ev: { channel: ChannelLike }) => void) | null;
+  oniceconnectionstatechange: (() => void) | null;
+  readonly iceConnectionState: string;
+  readonly remoteDescription: unknown;
+  setRemoteDescription(d: { type: string; sdp: string }): Promise<void>;
+  createAnswer(): Promise<{ type: string; sdp: string }>;
+  setLocalDescription(d: { type: string; sdp: string }): Promise<void>;
+  addIceCandidate(c: unknown): Promise<void>;
+  close(): void;
+}
+
+async function http(baseUrl: string, method: string, path: string, body?: unknown, token?: string): Promise<unknown> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+export class ViewerClient {
+  readonly o: ViewerClientOptions;
+  readonly socket: Socket;
+  readonly welcome: ViewerWelcome;
+  framebuffer: Uint8Array | null = null;
+  width = 0;
+  height = 0;
+  readonly stats: ViewerStats = {
+    frames: 0,
+    keyframes: 0,
+    bytes: 0,
+    framesByPath: { p2p: 0, relay: 0 },
+    path: null,
+    lastSeq: null,
+    lastStamp: null,
+    firstFrameMs: null,
+    codecErrors: 0,
+    decodeErrors: 0,
+    deltasWithoutBase: 0,
+    skippedByThrottle: 0,
+    keyframeRequests: 0,
+    peerConnections: 0,
+    socketConnects: 1,
+  };
+  /** Control messages the agent sent on the P2P input channel. */
+  readonly controlMessages: DataChannelMessage[] = [];
+  readonly events: Array<{ event: string; payload: unknown }> = [];
+  #pc: PeerConnectionLike | null = null;
+  #input: ChannelLike | null = null;
+  #pendingCandidates: unknown[] = [];
+  readonly #reassemblers: Record<MediaPath, FrameReassembler> = { p2p: new FrameReassembler(), relay: new FrameReassembler() };
+  #work: Promise<void> = Promise.resolve();
+  readonly #listeners = new Set<(f: FrameEvent) => void>();
+  readonly #joinedAt: number;
+  #windowStart = 0;
+  #windowFrames = 0;
+  #resumeTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  private constructor(o: ViewerClientOptions, socket: Socket, welcome: ViewerWelcome) {
+    this.o = o;
+    this.socket = socket;
+    this.welcome = welcome;
+    this.#joinedAt = Date.now();
+  }
+
+  get viewerId(): string {
+    return this.welcome.viewerId;
+  }
+
+  get control(): boolean {
+    return this.welcome.control;
+  }
+
+  /** True while the P2P input channel is open (input goes P2P, else over the relay). */
+  get p2pInputOpen(): boolean {
+    return this.#input?.readyState === 'open';
+  }
+
+  get iceConnectionState(): string | null {
+    return this.#pc?.iceConnectionState ?? null;
+  }
+
+  /** Log in, mint a viewer token, connect `/ws/viewer` and wait for the welcome. */
+  static async join(o: ViewerClientOptions): Promise<ViewerClient> {
+    const login = (await http(o.baseUrl, 'POST', '/api/auth/login', { username: o.username, password: o.password })) as { token: string };
+    const vt = (await http(o.baseUrl, 'POST', `/api/sessions/${o.sessionId}/viewer-token`, {}, login.token)) as { token: string };
+    const socket = io(o.baseUrl, {
+      path: '/ws/viewer',
+      query: { token: vt.token, session_id: o.sessionId, protocol: String(PROTOCOL_VERSION) },
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      timeout: 10_000,
+    });
+    // Buffer everything from the start: the welcome and the agent's offer can arrive right after connect.
+    const early: Array<[string, unknown[]]> = [];
+    const buffer = (event: string, ...args: unknown[]) => early.push([event, args]);
+    socket.onAny(buffer);
+    const welcome = await new Promise<ViewerWelcome>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no viewer welcome')), 15_000);
+      socket.once('connect_error', (err) => {
+        clearTimeout(t);
+        reject(err);
+      });
+      socket.once('session:welcome', (w: unknown) => {
+        clearTimeout(t);
+        resolve(viewerWelcomeSchema.parse(w));
+      });
+    });
+    socket.offAny(buffer);
+    const client = new ViewerClient(o, socket, welcome);
+    client.#wire();
+    for (const [event, args] of early) if (event !== 'session:welcome') client.#dispatch(event, args[0]);
+    return client;
+  }
+
+  onFrame(cb: (f: FrameEvent) => void): () => void {
+    this.#listeners.add(cb);
+    return () => this.#listeners.delete(cb);
+  }
+
+  /** Sends input where the agent listens: the P2P `input` channel when open, else `relay:input` (with the server's ack). */
+  async sendInput(msg: InputMessage): Promise<{ path: MediaPath; ack?: Ack }> {
+    if (this.p2pInputOpen) {
+      this.#input!.send(JSON.stringify(msg));
+      return { path: 'p2p' };
+    }
+    const ack = (await this.socket.timeout(5000).emitWithAck('relay:input', msg)) as Ack;
+    return { path: 'relay', ack };
+  }
+
+  /** Sends any text on the P2P `input` channel (for refusal tests). False when the channel is not open. */
+  sendRawP2P(text: string): boolean {
+    if (!this.p2pInputOpen) return false;
+    this.#input!.send(text);
+    return true;
+  }
+
+  requestKeyframe(): void {
+    this.stats.keyframeRequests++;
+    if (this.p2pInputOpen) this.#input!.send(JSON.stringify({ type: 'control:keyframe-request' }));
+    else this.socket.emit('keyframe:request', {});
+  }
+
+  /** Kill the P2P link from this side (the socket stays up): simulates a mid-session network failure. */
+  closePeer(): void {
+    const pc = this.#pc;
+    this.#pc = null;
+    this.#input = null;
+    pc?.close();
+  }
+
+  /** Resolves with the first frame matching `predicate` (default: any) within `timeoutMs`. */
+  nextFrame(predicate: (f: FrameEvent) => boolean = () => true, timeoutMs = 20_000): Promise<FrameEvent> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        off();
+        reject(new Error(`no matching frame within ${timeoutMs} ms (frames so far: ${this.stats.frames}, path: ${this.stats.path})`));
+      }, timeoutMs);
+      const off = this.onFrame((f) => {
+        if (!predicate(f)) return;
+        clearTimeout(t);
+        off();
+        resolve(f);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#resumeTimer) clearTimeout(this.#resumeTimer);
+    this.closePeer();
+    this.socket.removeAllListeners();
+    this.socket.disconnect();
+    await this.#work.catch(() => {});
+  }
+
+  #wire(): void {
+    this.socket.onAny((event: string, ...args: unknown[]) => this.#dispatch(event, args[0]));
+  }
+
+  #dispatch(event: string, payload: unknown): void {
+    if (this.#closed) return;
+    switch (event) {
+      case 'relay:frame':
+        this.#onBytes(toBytes(payload), 'relay');
+        return;
+      case 'signal:offer':
+        void this.#onOffer(payload as { description?: { type: string; sdp: string } });
+        return;
+      case 'signal:candidate':
+        void this.#onCandidate(payload as { candidate?: unknown });
+        return;
+      default:
+        this.events.push({ event, payload });
+    }
+  }
+
+  async #onOffer(msg: { description?: { type: string; sdp: string } }): Promise<void> {
+    if (this.o.forceRelay || !msg.description) return;
+    this.closePeer(); // a new offer replaces any previous link
+    const pc = new wrtc.RTCPeerConnection({ iceServers: this.o.iceServers ?? this.welcome.iceServers }) as PeerConnectionLike;
+    this.#pc = pc;
+    this.#pendingCandidates = [];
+    this.#reassemblers.p2p.reset();
+    this.stats.peerConnections++;
+    pc.onicecandidate = (ev) => {
+      if (!ev.candidate || this.#pc !== pc) return;
+      const c = ev.candidate;
+      this.socket.emit('signal:candidate', { candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
+    };
+    pc.ondatachannel = ({ channel }) => {
+      if (this.#pc !== pc) return;
+      channel.binaryType = 'arraybuffer';
+      if (channel.label === DATA_CHANNEL_LABELS.frames) {
+        channel.onmessage = (ev) => {
+          if (this.#pc === pc) this.#onBytes(toBytes(ev.data), 'p2p');
+        };
+      } else if (channel.label === DATA_CHANNEL_LABELS.input) {
+        this.#input = channel;
+        const hello = () => channel.send(JSON.stringify({ type: 'control:hello', protocol: PROTOCOL_VERSION, role: 'viewer' }));
+        if (channel.readyState === 'open') hello();
+        else channel.onopen = hello;
+        channel.onmessage = (ev) => {
+          if (typeof ev.data !== 'string') return;
+          try {
+            this.controlMessages.push(JSON.parse(ev.data) as DataChannelMessage);
+          } catch {
+            // ignore
+          }
+        };
+      } else {
+        channel.close();
+      }
+    };
+    try {
+      await pc.setRemoteDescription(msg.description);
+      for (const c of this.#pendingCandidates.splice(0)) await pc.addIceCandidate(c).catch(() => {});
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
+      if (this.#pc === pc) this.socket.emit('signal:answer', { description: { type: 'answer', sdp: answer.sdp } });
+    } catch {
+      if (this.#pc === pc) this.closePeer();
+    }
+  }
+
+  async #onCandidate(msg: { candidate?: unknown }): Promise<void> {
+    if (this.o.forceRelay || !msg.candidate) return;
+    const pc = this.#pc;
+    if (!pc || !pc.remoteDescription) {
+      this.#pendingCandidates.push(msg.candidate);
+      return;
+    }
+    await pc.addIceCandidate(msg.candidate).catch(() => {});
+  }
+
+  /** Reassemble synchronously in arrival order (one reassembler per stream); decode in a queue. */
+  #onBytes(bytes: Uint8Array, path: MediaPath): void {
+    let whole: Uint8Array | null;
+    try {
+      const type = peekMessageType(bytes);
+      if (type !== 'chunk') return; // cursor updates: not rendered here
+      whole = this.#reassemblers[path].push(bytes);
+    } catch {
+      this.stats.codecErrors++;
+      this.requestKeyframe();
+      return;
+    }
+    if (!whole) return;
+    const receivedAtMs = Date.now();
+    const frameBytes = whole;
+    if (this.o.maxFramesPerS !== undefined && this.#overBudget(path)) {
+      // P2P cannot be paused: drop the frame, so the picture needs a keyframe later.
+      this.stats.skippedByThrottle++;
+      this.#needKeyframe = true;
+      return;
+    }
+    this.#work = this.#work.then(() => this.#apply(frameBytes, path, receivedAtMs)).catch(() => {
+      this.stats.decodeErrors++;
+    });
+  }
+
+  #needKeyframe = false;
+
+  /** Counts a complete frame against the per-second budget; pauses the relay socket when spent. */
+  #overBudget(path: MediaPath): boolean {
+    const now = Date.now();
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#windowFrames = 0;
+      if (this.#needKeyframe) {
+        this.#needKeyframe = false;
+        this.requestKeyframe();
+      }
+    }
+    this.#windowFrames++;
+    if (this.#windowFrames <= this.o.maxFramesPerS!) {
+      if (this.#windowFrames === this.o.maxFramesPerS && path === 'relay') this.#pauseRelay(this.#windowStart + 1000 - now);
+      return false;
+    }
+    return path === 'p2p';
+  }
+
+  #pauseRelay(ms: number): void {
+    const ws = (this.socket.io.engine as unknown as { transport?: { ws?: { pause?(): void; resume?(): void } } }).transport?.ws;
+    if (!ws?.pause || this.#resumeTimer) return;
+    ws.pause();
+    this.#resumeTimer = setTimeout(() => {
+      this.#resumeTimer = null;
+      ws.resume?.();
+    }, Math.max(1, ms));
+  }
+
+  async #apply(bytes: Uint8Array, path: MediaPath, receivedAtMs: number): Promise<void> {
+    let frame: Frame;
+    try {
+      frame = decodeFrame(bytes);
+    } catch {
+      this.stats.codecErrors++;
+      this.requestKeyframe();
+      return;
+    }
+    if (!this.framebuffer || this.width !== frame.screenWidth || this.height !== frame.screenHeight) {
+      this.width = frame.screenWidth;
+      this.height = frame.screenHeight;
+      this.framebuffer = new Uint8Array(this.width * this.height * 4);
+      if (!frame.keyframe) this.stats.deltasWithoutBase++;
+    }
+    if (this.o.decode !== false) {
+      for (const rect of frame.rects) await this.#blit(rect);
+    }
+    this.stats.frames++;
+    if (frame.keyframe) this.stats.keyframes++;
+    this.stats.bytes += bytes.length;
+    this.stats.framesByPath[path]++;
+    this.stats.path = path;
+    this.stats.lastSeq = frame.seq;
+    this.stats.firstFrameMs ??= Date.now() - this.#joinedAt;
+    const stamp = this.o.decode === false ? null : readStamp(this.framebuffer, this.width, this.height);
+    if (stamp) this.stats.lastStamp = stamp;
+    const event: FrameEvent = { seq: frame.seq, captureTsMs: frame.captureTsMs, keyframe: frame.keyframe, path, bytes: bytes.length, receivedAtMs, stamp, width: this.width, height: this.height };
+    for (const cb of this.#listeners) cb(event);
+  }
+
+  async #blit(rect: Frame['rects'][number]): Promise<void> {
+    let pixels: Uint8Array;
+    if (rect.codec === 'raw') {
+      pixels = rect.data;
+    } else {
+      const { data, info } = await sharp(rect.data).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      if (info.width !== rect.width || info.height !== rect.height || info.channels !== 4) {
+        this.stats.decodeErrors++;
+        return;
+      }
+      pixels = data;
+    }
+    const fb = this.framebuffer!;
+    const stride = this.width * 4;
+    const rowBytes = rect.width * 4;
+    for (let row = 0; row < rect.height; row++) {
+      fb.set(pixels.subarray(row * rowBytes, (row + 1) * rowBytes), (rect.y + row) * stride + rect.x * 4);
+    }
+  }
+}
+
+function toBytes(data: unknown): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(0);
+}

@@ -13,30 +13,38 @@ interface Xvfb {
   stop(): Promise<void>;
 }
 
-/** Starts Xvfb on a free display in :90–:99 and resolves once a client can connect. */
+/**
+ * Starts Xvfb on a free display in :90–:99. Readiness comes from Xvfb itself (`-displayfd`), so
+ * a server another test file started on the same number at the same moment is never mistaken
+ * for ours: ours then exits (display taken) and the next number is tried.
+ */
 async function startXvfb(size = '640x480x24'): Promise<Xvfb> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const n = 90 + Math.floor(Math.random() * 10);
     if (existsSync(`/tmp/.X${n}-lock`)) continue;
     const display = `:${n}`;
-    const child = spawn('Xvfb', [display, '-screen', '0', size, '-nolisten', 'tcp'], { stdio: 'ignore' });
+    const child = spawn('Xvfb', [display, '-screen', '0', size, '-nolisten', 'tcp', '-displayfd', '3'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    let dead = false;
-    void exited.then(() => (dead = true));
-    for (let i = 0; i < 100 && !dead; i++) {
-      if (spawnSync('xdpyinfo', ['-display', display], { stdio: 'ignore' }).status === 0) {
-        return {
-          display,
-          process: child,
-          stop: async () => {
-            if (!dead) child.kill('SIGTERM');
-            await exited;
-          },
-        };
-      }
-      await sleep(50);
+    const ready = await new Promise<boolean>((resolve) => {
+      let said = '';
+      child.stdio[3]?.on('data', (chunk: Buffer) => {
+        said += chunk.toString();
+        if (said.includes('\n')) resolve(true);
+      });
+      void exited.then(() => resolve(false));
+      setTimeout(() => resolve(false), 10_000).unref();
+    });
+    if (ready) {
+      return {
+        display,
+        process: child,
+        stop: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          await exited;
+        },
+      };
     }
-    if (!dead) child.kill('SIGKILL');
+    child.kill('SIGKILL');
     await exited;
   }
   throw new Error('could not start Xvfb on any display in :90–:99');

@@ -15,14 +15,21 @@ import { COMBO_CHORDS, KEYSYM_PATTERN, keysymForCode, POINTER_BUTTON_NUMBERS, WH
  * the allow-list in `keymap.ts`; nothing else ever reaches xdotool's stdin.
  *
  * `text` spawns `xdotool type -- <text>` with the text as one argv element (no shell, no
- * parsing), after every earlier message is acknowledged; later messages wait for it.
+ * parsing), one process per run of ASCII / non-ASCII characters, after every earlier message is
+ * acknowledged; later messages wait for it.
  */
 
 export interface X11InputOptions {
   /** X display, e.g. `:0`. */
   display: string;
-  /** Delay between typed characters of a `text` message, ms (default 2). */
+  /** Delay between typed ASCII characters of a `text` message, ms (default 2). */
   typeDelayMs?: number;
+  /**
+   * Delay between typed characters that are not ASCII, ms (default 50). xdotool types those by
+   * binding a spare keycode and unbinding it right after; with a short delay the application may
+   * look the keycode up after the unbinding and drop the character (seen at 2–25 ms in xterm).
+   */
+  remapTypeDelayMs?: number;
   /** Longest wait for xdotool to acknowledge a message, ms (default 2000); then it is restarted. */
   ackTimeoutMs?: number;
   /** Wheel pixels per notch (X wheel click), default 100. */
@@ -46,7 +53,7 @@ function isCoordinate(n: unknown): n is number {
 
 /** Creates the sink. xdotool starts on the first message and restarts after a failure. */
 export function createX11Input(options: X11InputOptions): InputSink {
-  const { display, typeDelayMs = 2, ackTimeoutMs = 2000, wheelPxPerNotch = 100 } = options;
+  const { display, typeDelayMs = 2, remapTypeDelayMs = 50, ackTimeoutMs = 2000, wheelPxPerNotch = 100 } = options;
   if (!DISPLAY_PATTERN.test(display)) throw new Error(`invalid X display name ${JSON.stringify(display)}`);
   // `env` sets DISPLAY for xdotool (it has no display flag) while inheriting the rest
   // (PATH, XAUTHORITY) without this module reading the environment.
@@ -112,12 +119,12 @@ export function createX11Input(options: X11InputOptions): InputSink {
     return done;
   };
 
-  const typeText = (text: string): Promise<void> =>
+  const typeRun = (text: string, delayMs: number): Promise<void> =>
     new Promise((resolve, reject) => {
-      const proc = xdotool(['type', '--delay', String(typeDelayMs), '--', text]);
+      const proc = xdotool(['type', '--delay', String(delayMs), '--', text]);
       let err = '';
       proc.stderr.setEncoding('utf8').on('data', (chunk: string) => (err = (err + chunk).slice(-STDERR_TAIL_BYTES)));
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000 + text.length * (typeDelayMs + 5));
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000 + text.length * (delayMs + 5));
       proc.on('error', (e) => (clearTimeout(timer), reject(e)));
       proc.on('exit', (code) => {
         clearTimeout(timer);
@@ -125,6 +132,13 @@ export function createX11Input(options: X11InputOptions): InputSink {
         else reject(new Error(`xdotool type on X display ${display} failed (code ${code}): ${err.trim()}`));
       });
     });
+
+  /** Types ASCII runs fast and every other run slowly (see `remapTypeDelayMs`). */
+  const typeText = async (text: string): Promise<void> => {
+    for (const [run] of text.matchAll(/[\x20-\x7e\n\t]+|[^\x20-\x7e\n\t]+/g)) {
+      await typeRun(run, /^[\x20-\x7e\n\t]/.test(run) ? typeDelayMs : remapTypeDelayMs);
+    }
+  };
 
   /** Whole wheel notches in `delta` px, keeping the remainder for the next message. */
   const notches = (axis: 'x' | 'y', delta: number): number => {

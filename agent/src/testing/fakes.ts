@@ -2,8 +2,10 @@
 import type { RawFrame, ScreenSource } from '../capture/screen-source.ts';
 import type { EncodedUpdate, FramePipeline } from '../pipeline/types.ts';
 import type { StreamTarget } from '../session/stream-loop.ts';
+import type { PeerLink, PeerLinkFactory, PeerLinkHandlers, SignalPayload } from '../session/peer-link.ts';
+import type { SignalKind } from '../connection/agent-connection.ts';
 
-/** A 4×4 source whose frames are numbered; `changes` decides whether frame n differs from n−1. */
+/** A 4×4 source whose frame n is filled with n. */
 export function fakeSource(): ScreenSource & { captures: number } {
   let seq = 0;
   const src = {
@@ -58,8 +60,6 @@ export class FakeTarget implements StreamTarget {
   }
 }
 
-import type { PeerLink, PeerLinkFactory, PeerLinkHandlers, SignalPayload } from '../session/peer-link.ts';
-import type { SignalKind } from '../connection/agent-connection.ts';
 
 /** A PeerLink driven by the test: `open()`, `fail()`, `ice()`, `receive()`. */
 export class FakePeer implements PeerLink {

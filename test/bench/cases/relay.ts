@@ -1,0 +1,92 @@
+import type { Metric } from '../lib/metric.ts';
+import { atLeast, atMost } from '../lib/metric.ts';
+import { startRole } from '../lib/roles.ts';
+import { median, percentile, sortNumbers, spread } from '../lib/stats.ts';
+import { gcServer } from '../lib/gc-setup.ts';
+
+export interface CaseOptions {
+  quick: boolean;
+}
+
+const MB = 1024 * 1024;
+
+async function wsRelayOnce(durationMs: number): Promise<number> {
+  const relay = startRole('ws-relay', {});
+  const { port } = await relay.next<{ port: number }>('ready');
+  const recv = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?recv`, mode: 'recv', durationMs, messageBytes: 65536 });
+  await recv.next('ready');
+  const send = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?send`, mode: 'send', durationMs, messageBytes: 65536 });
+  const r = await recv.next<{ bytes: number; ms: number }>('result');
+  await Promise.all([send.stop(), relay.stop(), recv.stop()]);
+  return r.bytes / MB / (r.ms / 1000);
+}
+
+async function gcRelayOnce(durationMs: number): Promise<number> {
+  const gc = await gcServer();
+  try {
+    const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'frames' });
+    const { sessionId } = await agent.next<{ sessionId: string }>('ready');
+    const viewer = startRole('gc-endpoint', { url: gc.server.url, mode: 'viewer', token: await gc.viewerToken(sessionId), sessionId, durationMs, workload: 'frames' });
+    const r = await viewer.next<{ bytes: number; ms: number }>('result');
+    await Promise.all([agent.stop(), viewer.stop()]);
+    return r.bytes / MB / (r.ms / 1000);
+  } finally {
+    await gc.server.stop();
+  }
+}
+
+/** Relay goodput through the server vs a plain ws 2-hop relay, interleaved repetitions. */
+export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
+  const reps = o.quick ? 1 : 3;
+  const durationMs = o.quick ? 1500 : 5000;
+  const base: number[] = [];
+  const ours: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    base.push(await wsRelayOnce(durationMs));
+    ours.push(await gcRelayOnce(durationMs));
+  }
+  const ratios = ours.map((v, i) => v / base[i]!);
+  const ratio = median(ratios);
+  return [
+    {
+      name: 'relay_goodput',
+      value: ratio,
+      unit: 'ratio',
+      baseline: { value: median(base), unit: 'MB/s', what: 'plain ws 2-hop relay' },
+      target: '≥ 0.85',
+      pass: atLeast(ratio, 0.85),
+      reps,
+      spread: spread(ratios),
+      details: { relayMBps: Number(median(ours).toFixed(1)) },
+    },
+  ];
+}
+
+/** Viewer → server → agent input latency, 32-byte events at 500/s. */
+export async function relayInputLatency(o: CaseOptions): Promise<Metric[]> {
+  const durationMs = o.quick ? 1000 : 5000;
+  const gc = await gcServer({ RELAY_INPUT_RATE_PER_S: '2000', RELAY_INPUT_BURST: '4000' });
+  try {
+    const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'input' });
+    const { sessionId } = await agent.next<{ sessionId: string }>('ready');
+    const viewer = startRole('gc-endpoint', { url: gc.server.url, mode: 'viewer', token: await gc.viewerToken(sessionId), sessionId, durationMs, workload: 'input', rate: 500 });
+    const r = await agent.next<{ latencies: number[] }>('result');
+    await viewer.stop();
+    const s = sortNumbers(r.latencies);
+    const p99 = percentile(s, 99);
+    return [
+      {
+        name: 'input_latency_relay',
+        value: p99,
+        unit: 'ms p99',
+        target: '≤ 2 ms',
+        pass: atMost(p99, 2),
+        reps: 1,
+        spread: 0,
+        details: { p50: Number(percentile(s, 50).toFixed(3)), samples: s.length },
+      },
+    ];
+  } finally {
+    await gc.server.stop();
+  }
+}

@@ -7,6 +7,7 @@ import { writeReport } from './lib/report.ts';
 import { relayGoodput, relayInputLatency, type CaseOptions } from './cases/relay.ts';
 import { p2pGoodput } from './cases/p2p.ts';
 import { diffCost, encodeEfficiency } from './cases/pipeline.ts';
+import { agentsPerProcess } from './cases/scale.ts';
 
 export const CASES: Record<string, (o: CaseOptions) => Promise<Metric[]>> = {
   relay_goodput: relayGoodput,
@@ -14,6 +15,7 @@ export const CASES: Record<string, (o: CaseOptions) => Promise<Metric[]>> = {
   p2p_goodput: p2pGoodput,
   diff_cost: diffCost,
   encode_efficiency: encodeEfficiency,
+  agents_per_process: agentsPerProcess,
 };
 
 export async function runBench(o: { quick: boolean; only?: string[]; out: string }): Promise<Metric[]> {

@@ -80,29 +80,10 @@ async function run(args: AgentArgs, log: Logger): Promise<number> {
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
-  let connection!: AgentConnection;
-  const media = new MediaSession({
-    source,
-    pipeline: createFramePipeline({ quality: args.quality }),
-    sink,
-    fps: args.fps,
-    relayMode: args.relay,
-    iceServersOverride: args.iceServers,
-    iceTransportPolicy: args.iceTransportPolicy,
-    iceTimeoutMs: args.iceTimeoutMs,
-    signalling: {
-      get ready() {
-        return connection.ready;
-      },
-      send: (event, payload) => connection.send(event, payload),
-      bufferedBytes: () => connection.bufferedBytes(),
-    },
-    log: log.child({ component: 'media' }),
-  });
-  connection = new AgentConnection({
+  const connection: AgentConnection = new AgentConnection({
     serverUrl: args.server,
     query,
-    credentialKind: args.credential.kind,
+    credential: args.credential.kind,
     log: log.child({ component: 'connection' }),
     handlers: {
       welcome: (w, resumed) => media.onWelcome(w, resumed),
@@ -118,6 +99,18 @@ async function run(args: AgentArgs, log: Logger): Promise<number> {
         finish(EXIT.refused);
       },
     },
+  });
+  const media = new MediaSession({
+    source,
+    pipeline: createFramePipeline({ quality: args.quality }),
+    sink,
+    fps: args.fps,
+    relayMode: args.relay,
+    iceServersOverride: args.iceServers,
+    iceTransportPolicy: args.iceTransportPolicy,
+    iceTimeoutMs: args.iceTimeoutMs,
+    signalling: connection,
+    log: log.child({ component: 'media' }),
   });
 
   const onSignal = (signal: NodeJS.Signals) => {

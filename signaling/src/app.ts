@@ -30,6 +30,12 @@ import type { PlaneContext } from './planes/plane-context.ts';
 import { SessionService } from './sessions/session-service.ts';
 import { iceServersFor } from './sessions/ice.ts';
 import { RelayHub } from './relay/relay-hub.ts';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { localBus, redisBus } from './cluster/bus.ts';
+import { syncRegistry } from './cluster/registry-sync.ts';
+import { shareSecurityState } from './cluster/security-sync.ts';
+import { decodeRelayHop, encodeRelayHop } from './cluster/relay-wire.ts';
+import { limiterFactory } from './security/limiter-factory.ts';
 
 /** What the server is built from. Tests hand in their own database and logger. */
 export interface AppDeps {
@@ -58,7 +64,9 @@ export interface App {
 /** Build the server from its dependencies and return it unstarted. */
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config, db, logger } = deps;
-  const services = await buildServices({ config, db, logger, hasher: deps.hasher, now: deps.now });
+  const nodeId = config.NODE_ID ?? `${hostname()}-${process.pid}`;
+  const bus = config.REDIS_URL ? await redisBus(config.REDIS_URL, nodeId, logger, config.CLUSTER_NAME) : localBus(nodeId);
+  const services = await buildServices({ config, db, logger, hasher: deps.hasher, now: deps.now, limiter: limiterFactory(bus.redis) });
   await bootstrapAdmin({ ...services, logger, console: deps.console ?? { print: () => undefined }, password: config.BOOTSTRAP_ADMIN_PASSWORD });
 
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
@@ -98,7 +106,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
   installSecurityHeaders(http);
   installErrorHandling(http);
 
-  const nodeId = config.NODE_ID ?? `${hostname()}-${process.pid}`;
   const sessions = new SessionService({
     registry: services.registry,
     sessions: services.sessions,
@@ -116,7 +123,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     staleSessionTtlS: config.STALE_SESSION_TTL_S,
     now: deps.now,
   });
-  await sessions.restore();
+  await sessions.restore(await bus.liveNodes());
+  const stopSync = syncRegistry({ registry: services.registry, bus, logger, onNodeDead: (node, dropped) => sessions.nodeDied(node, dropped) });
+  shareSecurityState(bus, services, config.LOGIN_TOKEN_TTL_S);
 
   const relay = new RelayHub({
     maxQueueBytes: config.RELAY_QUEUE_MAX_BYTES,
@@ -128,8 +137,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
       if (agent) late.broadcaster?.emit('agent', agent.socketId, 'keyframe:request', { from: viewerId, reason: 'relay_drop' });
     },
   });
+  bus.onBinary((buf) => {
+    const hop = decodeRelayHop(buf);
+    if (hop && services.registry.viewers.get(hop.viewerId)?.node === nodeId) relay.forward(hop.viewerId, hop.data, hop.kind);
+  });
   const ctx: PlaneContext = {
     relay,
+    relayTo(viewer, data, kind) {
+      if (viewer.node === nodeId) return relay.forward(viewer.socketId, data, kind);
+      bus.publishBinary(viewer.node, encodeRelayHop(viewer.socketId, kind, data));
+      return true;
+    },
     config,
     logger,
     registry: services.registry,
@@ -147,6 +165,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     events: services.events,
     registry: services.registry,
     clientIp,
+    bus,
+    ...(bus.redis ? { adapterFor: (plane: string) => createAdapter(bus.redis!.pub.duplicate(), bus.redis!.sub.duplicate(), { key: `${bus.redis!.prefix}sio:${plane}` }) } : {}),
     handshake: {
       identity: services.identity,
       agentKeys: services.agentKeys,
@@ -211,8 +231,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
       closing ??= (async () => {
         logger.info({ reason }, 'server closing');
         for (const t of timers) clearInterval(t);
+        stopSync();
         await planes.close();
         await http.close();
+        await bus.close();
         await db.close();
         logger.info({ reason }, 'server closed');
       })();

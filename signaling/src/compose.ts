@@ -17,6 +17,7 @@ import { LoginLimiter } from './identity/login-limiter.ts';
 import { argon2Hasher, createDummyHash, type PasswordHasher } from './identity/passwords.ts';
 import { UserAdmin } from './identity/user-admin.ts';
 import { IpBlocker } from './security/ip-blocker.ts';
+import type { LimiterFactory } from './security/limiter-factory.ts';
 import { AgentKeys } from './agent-keys/agent-keys.ts';
 import { prismaMachineStore } from './db/stores/machine-store.ts';
 import { prismaSupportCodeStore } from './db/stores/support-code-store.ts';
@@ -29,6 +30,8 @@ export interface ServiceOptions {
   logger: Logger;
   hasher?: PasswordHasher;
   now?: () => number;
+  /** Shared counters (Redis) in a cluster. */
+  limiter?: LimiterFactory;
 }
 
 /** Wire the server's services from the database and config (no I/O beyond loading state). */
@@ -47,7 +50,7 @@ export async function buildServices(o: ServiceOptions) {
   const revocations = new Revocations({ store: tokenStore, events, logger, now });
   const ipBlocker = new IpBlocker(
     { store: prismaBlockedIpStore(prisma), audit, logger },
-    { threshold: config.BLOCK_THRESHOLD, windowS: config.BLOCK_WINDOW_S, cooloffS: config.BLOCK_COOLOFF_S, now },
+    { threshold: config.BLOCK_THRESHOLD, windowS: config.BLOCK_WINDOW_S, cooloffS: config.BLOCK_COOLOFF_S, now, limiter: o.limiter },
   );
   const authenticator = new LoginAuthenticator({ tokens, revocations, users });
   const identity = new IdentityService({
@@ -59,7 +62,7 @@ export async function buildServices(o: ServiceOptions) {
     authenticator,
     hasher,
     dummyHash: await createDummyHash(hasher),
-    limiter: new LoginLimiter({ maxFailures: config.LOGIN_MAX_FAILURES, windowS: config.LOGIN_FAILURE_WINDOW_S }),
+    limiter: new LoginLimiter({ maxFailures: config.LOGIN_MAX_FAILURES, windowS: config.LOGIN_FAILURE_WINDOW_S, limiter: o.limiter }),
     ipBlocker,
     audit,
     logger,

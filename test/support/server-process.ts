@@ -24,6 +24,8 @@ export interface ServerProcess {
   rssKiB(): number;
   /** Everything the server logged so far. */
   readLog(): string;
+  /** Stop and start again on the same port and database, as after a crash or a deploy. */
+  restart(): Promise<void>;
   /** SIGTERM, then SIGKILL if it has not exited in time; removes the data directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -72,54 +74,65 @@ export async function startServerProcess(opts: ServerProcessOptions = {}): Promi
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `server-proc-${Date.now()}-${randomBytes(3).toString('hex')}.log`);
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'signaling/src/main.ts'], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? tmpdir(),
-      // No .env from the developer's checkout.
-      GURU_ENV_FILE: join(dataDir, 'no.env'),
-      NODE_ENV: 'test',
-      JWT_SECRET,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: url,
-      DATA_DIR: dataDir,
-      BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      LOG_LEVEL: 'debug',
-      LOG_FILE: logFile,
-      ...opts.env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
   let output = '';
-  const keep = (b: Buffer) => {
-    output = (output + b.toString()).slice(-8000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  const spawnServer = async (): Promise<ChildProcess> => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'signaling/src/main.ts'], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? tmpdir(),
+        // No .env from the developer's checkout.
+        GURU_ENV_FILE: join(dataDir, 'no.env'),
+        NODE_ENV: 'test',
+        JWT_SECRET,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        PUBLIC_URL: url,
+        DATA_DIR: dataDir,
+        BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        LOG_LEVEL: 'debug',
+        LOG_FILE: logFile,
+        ...opts.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (b: Buffer) => {
+      output = (output + b.toString()).slice(-8000);
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
 
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 45_000);
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output}`);
-    try {
-      const res = await fetch(`${url}/readyz`);
-      if (res.ok) break;
-    } catch {
-      // not listening yet
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 45_000);
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output}`);
+      try {
+        const res = await fetch(`${url}/readyz`);
+        if (res.ok) return child;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`server not ready in time: ${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 150));
     }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server not ready in time: ${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 150));
+  };
+  let child: ChildProcess;
+  try {
+    child = await spawnServer();
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
   }
 
   let stopped: Promise<void> | null = null;
   return {
     url,
     port,
-    pid: child.pid!,
+    get pid() {
+      return child.pid!;
+    },
     logFile,
     rssKiB: () => readRssKiB(child.pid!),
     readLog: () => {
@@ -128,6 +141,10 @@ export async function startServerProcess(opts: ServerProcessOptions = {}): Promi
       } catch {
         return '';
       }
+    },
+    async restart() {
+      await stopChild(child);
+      child = await spawnServer();
     },
     stop: () =>
       (stopped ??= (async () => {

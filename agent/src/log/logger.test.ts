@@ -22,14 +22,14 @@ describe('agent logger', () => {
 
   const KEY = `cak_${'k'.repeat(43)}`;
   it.each([
-    ['an api key field', { api_key: KEY }, 'api_key'],
-    ['a key field', { key: 'anything' }, 'key'],
-    ['a support code', { supportCode: '123456' }, 'supportCode'],
-    ['a code field that is not an error code', { code: '123456' }, 'code'],
-    ['chat or typed text', { text: 'my password is hunter2' }, 'text'],
-    ['a token', { token: 'eyJ…' }, 'token'],
-    ['a TURN credential nested in a list', { iceServers: [{ urls: 'turn:x', credential: 'c' }] }, 'credential'],
-    ['an SDP (ICE passwords)', { description: { sdp: 'a=ice-pwd:secret' } }, 'sdp'],
+    ['an api key field', { api_key: KEY }],
+    ['a key field', { key: 'anything' }],
+    ['a support code', { supportCode: '123456' }],
+    ['a code field that is not an error code', { code: '123456' }],
+    ['chat or typed text', { text: 'my password is hunter2' }],
+    ['a token', { token: 'eyJ…' }],
+    ['a TURN credential nested in a list', { iceServers: [{ urls: 'turn:x', credential: 'c' }] }],
+    ['an SDP (ICE passwords)', { description: { sdp: 'a=ice-pwd:secret' } }],
   ])('redacts %s', (_what, fields) => {
     const c = capture();
     c.log.info('event', fields);

@@ -26,10 +26,9 @@ function pair() {
   const frames: Uint8Array[] = [];
   let opened = false;
   const inputs: unknown[] = [];
-  let link!: PeerLink;
   const failed: string[] = [];
   const pending: unknown[] = [];
-  link = createPeerLink({
+  const link: PeerLink = createPeerLink({
     iceServers: [],
     iceTransportPolicy: 'all',
     log: silentLogger,

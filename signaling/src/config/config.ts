@@ -127,6 +127,13 @@ const envSchema = z
     RELAY_INPUT_BURST: int(400, 1, 100_000),
     RELAY_QUEUE_MAX_BYTES: int(4 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
     RELAY_HIGH_WATER_BYTES: int(1024 * 1024, 64 * 1024, 16 * 1024 * 1024),
+    REDIS_URL: z
+      .string()
+      .optional()
+      .refine((v) => !v || /^rediss?:\/\//.test(v), { error: 'must be a redis:// or rediss:// URL' })
+      .transform((v) => (v ? v : undefined)),
+    CLUSTER_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('guruconnect'),
+    METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional().or(z.literal('').transform(() => undefined)),
     NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().or(z.literal('').transform(() => undefined)),
   })
   .superRefine((env, ctx) => {

@@ -10,7 +10,7 @@ const repoRoot = new URL('../../../', import.meta.url).pathname;
 const examplePath = join(repoRoot, '.env.example');
 const text = readFileSync(examplePath, 'utf8');
 const GOOD_SECRET = 'k3J9-vQ2x!Lm8#Zr5@Tn1$Wp6^Yb4&Hd7*Fs0';
-const SECRETS = ['JWT_SECRET', 'AGENT_API_KEY', 'BOOTSTRAP_ADMIN_PASSWORD', 'DATABASE_URL', 'TURN_SECRET'];
+const SECRETS = ['JWT_SECRET', 'AGENT_API_KEY', 'BOOTSTRAP_ADMIN_PASSWORD', 'DATABASE_URL', 'TURN_SECRET', 'METRICS_TOKEN'];
 
 /** Variables config.ts refuses when present but empty, unlike every other optional one. */
 const EMPTY_REFUSED: string[] = [];

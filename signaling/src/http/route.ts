@@ -52,6 +52,20 @@ export interface RouteEnv {
   authenticator?: RequestAuthenticator;
 }
 
+/** A route as `defineRoutes` registered it. */
+export interface RegisteredRoute {
+  method: Method;
+  url: string;
+  auth: AuthLevel;
+}
+
+const registered = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route `defineRoutes` registered on `app`, in order (the route inventory test reads it). */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return registered.get(app) ?? [];
+}
+
 function parseWith<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
   if (!schema) return undefined as T;
   const result = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
@@ -76,7 +90,10 @@ function allows(level: AuthLevel, principal: Principal): boolean {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- heterogeneous route list
 export function defineRoutes(app: FastifyInstance, routes: Array<RouteDef<any, any, any, any>>, env: RouteEnv = {}): void {
+  const inventory = registered.get(app) ?? [];
+  registered.set(app, inventory);
   for (const def of routes) {
+    inventory.push({ method: def.method, url: def.url, auth: def.auth });
     app.route({
       method: def.method,
       url: def.url,

@@ -1,4 +1,5 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { LimiterFactory } from '../security/limiter-factory.ts';
 import { AppError } from '@guruconnect/shared/errors';
 
 /**
@@ -6,14 +7,15 @@ import { AppError } from '@guruconnect/shared/errors';
  * Checked before any password work; counted on each failure.
  */
 export class LoginLimiter {
-  readonly #byIp: RateLimiterMemory;
-  readonly #byUser: RateLimiterMemory;
+  readonly #byIp: RateLimiterAbstract;
+  readonly #byUser: RateLimiterAbstract;
   readonly #points: number;
 
-  constructor(opts: { maxFailures: number; windowS: number }) {
+  constructor(opts: { maxFailures: number; windowS: number; limiter?: LimiterFactory }) {
     this.#points = opts.maxFailures;
-    this.#byIp = new RateLimiterMemory({ keyPrefix: 'login-ip', points: opts.maxFailures, duration: opts.windowS });
-    this.#byUser = new RateLimiterMemory({ keyPrefix: 'login-user', points: opts.maxFailures, duration: opts.windowS });
+    const make = opts.limiter ?? ((spec) => new RateLimiterMemory(spec));
+    this.#byIp = make({ keyPrefix: 'login-ip', points: opts.maxFailures, duration: opts.windowS });
+    this.#byUser = make({ keyPrefix: 'login-user', points: opts.maxFailures, duration: opts.windowS });
   }
 
   /** Throws ERR_AUTH_RATE_LIMITED (429 with Retry-After) when either key is exhausted. */

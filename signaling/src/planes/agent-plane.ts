@@ -68,7 +68,8 @@ export function onAgentConnection(ctx: PlaneContext, socket: Socket, id: AgentId
     let delivered = 0;
     for (const viewerId of Array.isArray(msg.to) ? msg.to : [msg.to]) {
       // Only viewers of this very session.
-      if (live.viewers.has(viewerId) && ctx.relay.forward(viewerId, msg.data, kind)) delivered++;
+      const viewer = live.viewers.get(viewerId);
+      if (viewer && ctx.relayTo(viewer, msg.data, kind)) delivered++;
     }
     return { delivered };
   });

@@ -10,7 +10,6 @@ export function deliverChat(ctx: PlaneContext, live: LiveSession, from: { kind: 
   const message = { sessionId: live.id, from, text, at: new Date().toISOString() };
   for (const v of live.viewers.values()) ctx.broadcaster.emit('viewer', v.socketId, 'chat:message', message);
   if (live.agent) ctx.broadcaster.emit('agent', live.agent.socketId, 'chat:message', message);
-  const watching = new Set([...live.viewers.values()].map((v) => v.userId));
-  ctx.broadcaster.toConsoles((c) => c.isAdmin || watching.has(c.userId), 'chat:message', message);
+  ctx.broadcaster.toConsoles({ admins: true, userIds: [...new Set([...live.viewers.values()].map((v) => v.userId))] }, 'chat:message', message);
   ctx.logger.debug({ sessionId: live.id, textLength: text.length }, 'chat delivered');
 }

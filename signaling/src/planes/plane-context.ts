@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Broadcaster } from '../sessions/broadcaster.ts';
-import type { Registry } from '../sessions/registry.ts';
+import type { LiveViewer, Registry } from '../sessions/registry.ts';
 import type { SessionService } from '../sessions/session-service.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { IceServer } from '@guruconnect/shared/protocol';
@@ -17,4 +17,6 @@ export interface PlaneContext {
   audit: AuditLog;
   iceServersFor(subject: string): IceServer[];
   relay: RelayHub;
+  /** Forward one relay message to a viewer on this node or, through the cluster, on its node. */
+  relayTo(viewer: LiveViewer, data: Uint8Array, kind: 'chunk' | 'other'): boolean;
 }

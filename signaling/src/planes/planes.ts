@@ -8,7 +8,8 @@ import type { Config } from '../config/config.ts';
 import type { SecurityEvents } from '../identity/revocations.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { IpBlocker } from '../security/ip-blocker.ts';
-import type { Broadcaster } from '../sessions/broadcaster.ts';
+import { inScope, type Broadcaster, type ConsoleScope } from '../sessions/broadcaster.ts';
+import type { ClusterBus } from '../cluster/bus.ts';
 import type { Registry } from '../sessions/registry.ts';
 import { toAppError } from '../http/errors.ts';
 import type { ViewerTransport } from '../relay/relay-hub.ts';
@@ -31,6 +32,9 @@ export interface PlanesDeps {
   registry: Registry;
   handshake: HandshakeDeps;
   clientIp(req: IncomingMessage): string;
+  bus: ClusterBus;
+  /** The socket.io adapter per plane when clustered (Redis); the in-memory default otherwise. */
+  adapterFor?(plane: Plane): NonNullable<Parameters<IoServer['adapter']>[0]>;
   /** Extra pre-accept check per plane (the viewer's session must be joinable). */
   afterAuth?(identity: PlaneIdentity): Promise<void>;
   onConnection(plane: Plane, socket: Socket, identity: PlaneIdentity, ip: string): void;
@@ -72,6 +76,7 @@ export function createPlanes(d: PlanesDeps): Planes {
     // maxHttpBufferSize becomes ws's maxPayload, which also bounds unfinished fragments.
     engines[plane] = new EngineServer({ maxHttpBufferSize: caps[plane], pingInterval: 20_000, pingTimeout: 20_000, perMessageDeflate: false, httpCompression: false, cors: undefined });
     io[plane] = new IoServer({ serveClient: false, maxHttpBufferSize: caps[plane], connectTimeout: 10_000 });
+    if (d.adapterFor) io[plane].adapter(d.adapterFor(plane));
     io[plane].bind(engines[plane] as never);
     io[plane].on('connection', (socket) => {
       const admitted = (socket.request as AdmittedRequest).guru;
@@ -174,36 +179,54 @@ export function createPlanes(d: PlanesDeps): Planes {
     };
   };
 
+  const deliverToLocalConsoles = (scope: ConsoleScope, event: string, payload: unknown) => {
+    for (const c of d.registry.consoles.values()) {
+      const socket = io.console.sockets.sockets.get(c.socketId);
+      if (socket && inScope(scope, c)) socket.emit(event, payload);
+    }
+  };
+  d.bus.subscribe('console', (msg) => {
+    const m = msg as { scope: ConsoleScope; event: string; payload: unknown };
+    deliverToLocalConsoles(m.scope, m.event, m.payload);
+  });
+
   const broadcaster: Broadcaster = {
     emit(plane, socketId, event, payload) {
-      io[plane].sockets.sockets.get(socketId)?.emit(event, payload);
+      const local = io[plane].sockets.sockets.get(socketId);
+      // A socket on another node is reached through the adapter (its own room is its id).
+      if (local) local.emit(event, payload);
+      else if (d.bus.clustered) io[plane].to(socketId).emit(event, payload);
     },
-    toConsoles(filter, event, payload) {
-      for (const c of d.registry.consoles.values()) {
-        const socket = io.console.sockets.sockets.get(c.socketId);
-        if (socket && filter({ userId: c.userId, canView: c.canView, isAdmin: c.isAdmin })) socket.emit(event, payload);
-      }
+    toConsoles(scope, event, payload) {
+      deliverToLocalConsoles(scope, event, payload);
+      d.bus.publish('console', { scope, event, payload });
     },
     disconnect(plane, socketId, reason) {
       const socket = io[plane].sockets.sockets.get(socketId);
-      if (!socket) return;
-      socket.emit('server:disconnect', { reason });
-      socket.disconnect(true);
+      if (socket) {
+        socket.emit('server:disconnect', { reason });
+        socket.disconnect(true);
+      } else if (d.bus.clustered) {
+        io[plane].to(socketId).emit('server:disconnect', { reason });
+        io[plane].in(socketId).disconnectSockets(true);
+      }
     },
   };
 
   // Revocation closes live sockets that authenticated with the revoked credential.
+  // (Each node closes its own sockets; the cluster relays the security events themselves.)
+  const me = d.bus.nodeId;
   d.events.on('tokens-revoked', (jtis) => {
     const dead = new Set(jtis);
-    for (const v of d.registry.viewers.values()) if (dead.has(v.jti) || dead.has(v.parentJti)) broadcaster.disconnect('viewer', v.socketId, 'token_revoked');
+    for (const v of d.registry.viewers.values()) if (v.node === me && (dead.has(v.jti) || dead.has(v.parentJti))) broadcaster.disconnect('viewer', v.socketId, 'token_revoked');
     for (const c of d.registry.consoles.values()) if (dead.has(c.loginJti)) broadcaster.disconnect('console', c.socketId, 'token_revoked');
   });
   d.events.on('user-revoked', (userId) => {
-    for (const v of d.registry.viewers.values()) if (v.userId === userId) broadcaster.disconnect('viewer', v.socketId, 'user_revoked');
+    for (const v of d.registry.viewers.values()) if (v.node === me && v.userId === userId) broadcaster.disconnect('viewer', v.socketId, 'user_revoked');
     for (const c of d.registry.consoles.values()) if (c.userId === userId) broadcaster.disconnect('console', c.socketId, 'user_revoked');
   });
   d.events.on('agent-key-revoked', (keyId) => {
-    for (const a of d.registry.agents.values()) if (a.keyId === keyId) broadcaster.disconnect('agent', a.socketId, 'key_revoked');
+    for (const a of d.registry.agents.values()) if (a.node === me && a.keyId === keyId) broadcaster.disconnect('agent', a.socketId, 'key_revoked');
   });
 
   return {
@@ -221,8 +244,16 @@ export function createPlanes(d: PlanesDeps): Planes {
   };
 }
 
+/**
+ * A request for an existing engine.io session, read exactly as engine.io reads it (last `sid` wins).
+ * An empty `sid=` is a new handshake to engine.io, so it must go through `admit` like any other.
+ */
 function hasSid(req: IncomingMessage): boolean {
-  return /[?&]sid=/.test(req.url ?? '');
+  try {
+    return Boolean(Object.fromEntries(new URL(req.url ?? '/', 'http://localhost').searchParams).sid);
+  } catch {
+    return false;
+  }
 }
 
 function toRefusal(err: unknown): HandshakeRefusal {

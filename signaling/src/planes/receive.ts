@@ -43,11 +43,15 @@ export function receive<S extends z.ZodType>(
   });
 }
 
-/** Unknown event names get an error ack (no leftover handler is reachable by name). */
+/**
+ * Unknown event names get an error ack and go no further: the check is socket.io middleware, which
+ * runs before any listener, so a leftover `socket.on(name)` outside `known` is unreachable by name.
+ */
 export function refuseUnknownEvents(socket: Socket, known: readonly string[], logger: Logger): void {
   const allowed = new Set(known);
-  socket.onAny((event: unknown, ...args: unknown[]) => {
-    if (typeof event === 'string' && allowed.has(event)) return;
+  socket.use((packet, next) => {
+    const [event, ...args] = packet as unknown[];
+    if (typeof event === 'string' && allowed.has(event)) return next();
     logger.debug({ socketId: socket.id, event: String(event).slice(0, 64) }, 'unknown event refused');
     const ack = args[args.length - 1];
     if (typeof ack === 'function') {
@@ -57,6 +61,7 @@ export function refuseUnknownEvents(socket: Socket, known: readonly string[], lo
         // ignore
       }
     }
+    // `next` is never called: the packet is dropped without reaching any listener.
   });
 }
 

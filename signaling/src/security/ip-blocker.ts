@@ -1,4 +1,5 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { LimiterFactory } from './limiter-factory.ts';
 import type { BlockedIpRecord, BlockedIpStore } from '../db/stores/blocked-ip-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -9,6 +10,7 @@ export interface IpBlockerOptions {
   windowS: number;
   cooloffS: number;
   now?: () => number;
+  limiter?: LimiterFactory;
 }
 
 /**
@@ -20,16 +22,19 @@ export class IpBlocker {
   readonly #store: BlockedIpStore;
   readonly #audit: AuditLog;
   readonly #logger: Logger;
-  readonly #opts: Required<IpBlockerOptions>;
+  readonly #opts: Required<Omit<IpBlockerOptions, 'limiter'>>;
   readonly #blocked = new Map<string, BlockedIpRecord>();
-  readonly #failures: RateLimiterMemory;
+  readonly #failures: RateLimiterAbstract;
+  /** Told about blocks and unblocks made here (cluster replication). */
+  readonly listeners: Array<(e: { kind: 'block'; record: BlockedIpRecord } | { kind: 'unblock'; ip: string }) => void> = [];
 
   constructor(deps: { store: BlockedIpStore; audit: AuditLog; logger: Logger }, opts: IpBlockerOptions) {
     this.#store = deps.store;
     this.#audit = deps.audit;
     this.#logger = deps.logger;
-    this.#opts = { now: Date.now, ...opts };
-    this.#failures = new RateLimiterMemory({ keyPrefix: 'ipfail', points: opts.threshold, duration: opts.windowS });
+    this.#opts = { now: Date.now, threshold: opts.threshold, windowS: opts.windowS, cooloffS: opts.cooloffS, ...(opts.now ? { now: opts.now } : {}) };
+    const spec = { keyPrefix: 'ipfail', points: opts.threshold, duration: opts.windowS };
+    this.#failures = opts.limiter ? opts.limiter(spec) : new RateLimiterMemory(spec);
   }
 
   async load(): Promise<void> {
@@ -65,6 +70,7 @@ export class IpBlocker {
     const now = this.#opts.now();
     const record: BlockedIpRecord = { ip, reason, blockedAt: new Date(now), expiresAt: new Date(now + this.#opts.cooloffS * 1000) };
     this.#blocked.set(ip, record);
+    for (const l of this.listeners) l({ kind: 'block', record });
     try {
       await this.#store.upsert(record);
     } catch (err) {
@@ -78,9 +84,16 @@ export class IpBlocker {
   async unblock(ip: string): Promise<boolean> {
     const key = normalizeIp(ip) ?? ip;
     const had = this.#blocked.delete(key);
+    for (const l of this.listeners) l({ kind: 'unblock', ip: key });
     await this.#failures.delete(key);
     const removed = await this.#store.remove(key);
     return had || removed;
+  }
+
+  /** Apply a block or unblock made on another node. */
+  applyRemote(e: { kind: 'block'; record: BlockedIpRecord } | { kind: 'unblock'; ip: string }): void {
+    if (e.kind === 'block') this.#blocked.set(e.record.ip, { ...e.record, blockedAt: new Date(e.record.blockedAt), expiresAt: new Date(e.record.expiresAt) });
+    else this.#blocked.delete(e.ip);
   }
 
   async list(): Promise<BlockedIpRecord[]> {

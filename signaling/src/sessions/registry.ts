@@ -2,6 +2,8 @@ import type { MediaPath } from '@guruconnect/shared/protocol';
 import type { SessionKind } from '../db/stores/session-store.ts';
 
 export interface LiveAgent {
+  /** The node holding the socket. */
+  node: string;
   socketId: string;
   sessionId: string;
   machineId: string;
@@ -14,6 +16,7 @@ export interface LiveAgent {
 }
 
 export interface LiveViewer {
+  node: string;
   socketId: string;
   sessionId: string;
   userId: string;
@@ -48,7 +51,21 @@ export interface LiveSession {
  * have an agent or viewers. Every method is synchronous, so a check and the change it
  * guards never have an `await` between them.
  */
+export type RegistryChange =
+  | { kind: 'agent-added'; agent: LiveAgent }
+  | { kind: 'agent-removed'; agent: LiveAgent }
+  | { kind: 'viewer-added'; viewer: LiveViewer; sessionKind: SessionKind; machineId: string | null }
+  | { kind: 'viewer-removed'; viewer: LiveViewer }
+  | { kind: 'path'; sessionId: string; viewerId: string; path: MediaPath | null };
+
 export class Registry {
+  /** Told about every change (cluster replication). */
+  readonly listeners: Array<(c: RegistryChange) => void> = [];
+
+  #changed(c: RegistryChange): void {
+    for (const l of this.listeners) l(c);
+  }
+
   readonly sessions = new Map<string, LiveSession>();
   readonly agents = new Map<string, LiveAgent>();
   readonly viewers = new Map<string, LiveViewer>();
@@ -72,6 +89,7 @@ export class Registry {
     this.agents.set(a.socketId, a);
     this.#agentByMachine.set(a.machineId, a.socketId);
     if (a.effectiveUid) this.#agentByUid.set(a.effectiveUid, a.socketId);
+    this.#changed({ kind: 'agent-added', agent: a });
     return s;
   }
 
@@ -87,6 +105,7 @@ export class Registry {
       s.path = null;
       this.#dropIfIdle(s);
     }
+    this.#changed({ kind: 'agent-removed', agent: a });
     return a;
   }
 
@@ -94,6 +113,7 @@ export class Registry {
     const s = this.#session(v.sessionId, kind, machineId);
     s.viewers.set(v.socketId, v);
     this.viewers.set(v.socketId, v);
+    this.#changed({ kind: 'viewer-added', viewer: v, sessionKind: kind, machineId });
     return s;
   }
 
@@ -106,7 +126,29 @@ export class Registry {
       s.viewers.delete(socketId);
       this.#dropIfIdle(s);
     }
+    this.#changed({ kind: 'viewer-removed', viewer: v });
     return v;
+  }
+
+  /** Record the media path of one viewer; the session's path is relay if any viewer relays. */
+  setViewerPath(sessionId: string, viewerId: string, path: MediaPath | null): LiveSession | undefined {
+    const live = this.sessions.get(sessionId);
+    const v = live?.viewers.get(viewerId);
+    if (!live || !v) return undefined;
+    v.path = path;
+    const paths = [...live.viewers.values()].map((x) => x.path);
+    live.path = paths.includes('relay') ? 'relay' : paths.includes('p2p') ? 'p2p' : null;
+    this.#changed({ kind: 'path', sessionId, viewerId, path });
+    return live;
+  }
+
+  /** Forget everything a (dead) node held. Returns what was dropped. */
+  purgeNode(node: string): { agents: LiveAgent[]; viewers: LiveViewer[] } {
+    const agents = [...this.agents.values()].filter((a) => a.node === node);
+    const viewers = [...this.viewers.values()].filter((v) => v.node === node);
+    for (const a of agents) this.removeAgent(a.socketId);
+    for (const v of viewers) this.removeViewer(v.socketId);
+    return { agents, viewers };
   }
 
   #dropIfIdle(s: LiveSession): void {

@@ -42,11 +42,23 @@ export class SessionService {
     return new Date((this.#d.now ?? Date.now)());
   }
 
-  /** After restart: what was online is offline (persistent) or ended (support). */
-  async restore(): Promise<void> {
-    // One node: everything online belongs to the previous process of this server.
-    const n = await this.#d.sessions.settleAfterRestart(this.#at());
+  /**
+   * After a restart: sessions held by nodes that are not alive come back offline (persistent)
+   * or ended (support). Alone, that is every session; in a cluster, only dead nodes' sessions.
+   */
+  async restore(liveNodes: string[] = []): Promise<void> {
+    const n = await this.#d.sessions.settleAfterRestart(this.#at(), liveNodes.filter((x) => x !== this.#d.nodeId));
     this.#d.logger.info({ settled: n }, 'sessions restored offline');
+  }
+
+  /** A node died: its agents are gone, its sessions go offline or end, watchers are told. */
+  async nodeDied(node: string, dropped: { agents: Array<{ sessionId: string }> }): Promise<void> {
+    const live = await this.#d.sessions.settleNode(this.#at(), node);
+    for (const a of dropped.agents) {
+      const s = this.#d.registry.sessions.get(a.sessionId);
+      for (const v of s?.viewers.values() ?? []) if (v.node === this.#d.nodeId) this.#d.broadcaster.emit('viewer', v.socketId, 'agent:offline', { sessionId: a.sessionId });
+    }
+    this.#d.logger.warn({ node, settled: live }, 'cluster node died; its sessions settled');
   }
 
   async agentConnected(id: AgentIdentity, socketId: string, ip: string): Promise<LiveSession> {
@@ -64,7 +76,9 @@ export class SessionService {
     } else {
       const existing = await sessions.listPersistentForMachine(id.machineId);
       for (const s of existing) {
-        if (!record && (await sessions.reattach(s.id, this.#d.nodeId, at))) {
+        // A row still marked online with no live agent anywhere belongs to a dead node: take it over.
+        const stale = !registry.sessions.get(s.id)?.agent;
+        if (!record && (await sessions.reattach(s.id, this.#d.nodeId, at, stale))) {
           record = s;
           continue;
         }
@@ -76,6 +90,7 @@ export class SessionService {
       record ??= await sessions.create({ machineId: id.machineId, kind: 'unattended', nodeId: this.#d.nodeId }, at);
     }
     const live = registry.addAgent({
+      node: this.#d.nodeId,
       socketId,
       sessionId: record.id,
       machineId: id.machineId,
@@ -105,6 +120,9 @@ export class SessionService {
         this.#d.broadcaster.emit('viewer', v.socketId, 'session:ended', { sessionId: agent.sessionId, reason: 'agent_left' });
         this.#d.broadcaster.disconnect('viewer', v.socketId, 'session_ended');
       }
+    } else if (live?.agent) {
+      // Another connection of this agent already took the session over: nothing went offline.
+      return;
     } else {
       await this.#d.sessions.setOffline(agent.sessionId, at);
       for (const v of live?.viewers.values() ?? []) this.#d.broadcaster.emit('viewer', v.socketId, 'agent:offline', { sessionId: agent.sessionId });
@@ -112,7 +130,7 @@ export class SessionService {
     await this.#d.machines.touch(agent.machineId, null, at);
     await this.#d.audit.record({ type: 'session_ended', actor: agent.name, target: `machine:${agent.machineId}`, sessionId: agent.sessionId, clientIp: ip, details: { reason: reason.slice(0, 64), kind: agent.kind } });
     this.#notifySession(agent.sessionId, agent.kind, agent.machineId, agent.kind === 'support' ? 'ended' : 'offline', live);
-    this.#d.broadcaster.toConsoles((c) => c.canView, 'machine:status', { machineId: agent.machineId, online: false, name: agent.name, lastSeenAt: at.toISOString() });
+    this.#d.broadcaster.toConsoles({ viewers: true }, 'machine:status', { machineId: agent.machineId, online: false, name: agent.name, lastSeenAt: at.toISOString() });
   }
 
   /** The viewer's session must exist and be neither removed nor ended. */
@@ -124,7 +142,7 @@ export class SessionService {
 
   async viewerConnected(v: ViewerIdentity, socketId: string, record: SessionRecord, ip: string): Promise<LiveSession> {
     const live = this.#d.registry.addViewer(
-      { socketId, sessionId: v.sessionId, userId: v.userId, displayName: v.displayName, control: v.control, jti: v.jti, parentJti: v.parentJti, canChat: v.canChat, path: null },
+      { node: this.#d.nodeId, socketId, sessionId: v.sessionId, userId: v.userId, displayName: v.displayName, control: v.control, jti: v.jti, parentJti: v.parentJti, canChat: v.canChat, path: null },
       record.kind,
       record.machineId,
     );
@@ -147,9 +165,7 @@ export class SessionService {
     const agent = this.#d.registry.agents.get(agentSocketId);
     const live = agent && this.#d.registry.sessions.get(agent.sessionId);
     if (!agent || !live || !live.viewers.has(viewerId)) throw new AppError('ERR_SIGNAL_TARGET_UNKNOWN', 'No such viewer in this session');
-    live.viewers.get(viewerId)!.path = path;
-    const paths = [...live.viewers.values()].map((v) => v.path);
-    live.path = paths.includes('relay') ? 'relay' : paths.includes('p2p') ? 'p2p' : null;
+    this.#d.registry.setViewerPath(live.id, viewerId, path);
     await this.#d.sessions.setPath(live.id, live.path);
     if (path === 'relay') {
       this.#d.logger.warn({ sessionId: live.id, reason }, 'session fell back to relay');
@@ -185,7 +201,7 @@ export class SessionService {
     if (agent) this.#d.broadcaster.disconnect('agent', agent.socketId, 'machine_removed');
     if (changed) {
       await this.#d.audit.record({ type: 'machine_removed', actorUserId: actor.userId, actor: actor.username, target: `machine:${id}`, clientIp: actor.ip, details: { revokedKeys: revokedKeys.length } });
-      this.#d.broadcaster.toConsoles((c) => c.canView, 'machine:status', { machineId: id, online: false, name: machine.name, lastSeenAt: machine.lastSeenAt?.toISOString() ?? null, removed: true });
+      this.#d.broadcaster.toConsoles({ viewers: true }, 'machine:status', { machineId: id, online: false, name: machine.name, lastSeenAt: machine.lastSeenAt?.toISOString() ?? null, removed: true });
     }
   }
 
@@ -220,12 +236,12 @@ export class SessionService {
   #notify(live: LiveSession, status: 'online'): void {
     this.#notifySession(live.id, live.kind, live.machineId, status, live);
     if (live.machineId && live.agent) {
-      this.#d.broadcaster.toConsoles((c) => c.canView, 'machine:status', { machineId: live.machineId, online: true, name: live.agent.name, lastSeenAt: this.#at().toISOString() });
+      this.#d.broadcaster.toConsoles({ viewers: true }, 'machine:status', { machineId: live.machineId, online: true, name: live.agent.name, lastSeenAt: this.#at().toISOString() });
     }
   }
 
   #notifySession(id: string, kind: LiveSession['kind'], machineId: string | null, status: 'online' | 'offline' | 'ended' | 'removed', live: LiveSession | undefined): void {
     const viewers = [...(live?.viewers.values() ?? [])].map((v) => ({ userId: v.userId, displayName: v.displayName, control: v.control }));
-    this.#d.broadcaster.toConsoles((c) => c.canView, 'session:update', { id, machineId, kind, status, path: live?.path ?? null, viewers });
+    this.#d.broadcaster.toConsoles({ viewers: true }, 'session:update', { id, machineId, kind, status, path: live?.path ?? null, viewers });
   }
 }

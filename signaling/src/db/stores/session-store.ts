@@ -23,8 +23,11 @@ export interface SessionStore {
   create(s: { machineId: string; kind: SessionKind; supportCodeId?: string | null; nodeId: string }, at: Date): Promise<SessionRecord>;
   /** The machine's persistent sessions that are neither ended nor removed, newest first. */
   listPersistentForMachine(machineId: string): Promise<SessionRecord[]>;
-  /** offline → online, atomically; false when the session is not offline any more (reaped, taken). */
-  reattach(id: string, nodeId: string, at: Date): Promise<boolean>;
+  /**
+   * offline → online, atomically; false when the session is not offline any more (reaped, taken).
+   * With `takeOverOnline`, a row still marked online (its node died) is taken over too.
+   */
+  reattach(id: string, nodeId: string, at: Date, takeOverOnline?: boolean): Promise<boolean>;
   setOffline(id: string, at: Date): Promise<void>;
   end(id: string, at: Date): Promise<void>;
   setPath(id: string, path: SessionPath | null): Promise<void>;
@@ -35,8 +38,10 @@ export interface SessionStore {
   listStale(staleBefore: Date): Promise<SessionRecord[]>;
   listForMachine(machineId: string): Promise<SessionRecord[]>;
   listActive(): Promise<SessionRecord[]>;
-  /** At start-up: what was online is offline (persistent) or ended (support). Returns ids touched. */
-  settleAfterRestart(at: Date, nodeId?: string): Promise<number>;
+  /** At start-up: what nodes other than `liveNodes` held goes offline (persistent) or ends (support). */
+  settleAfterRestart(at: Date, liveNodes: string[]): Promise<number>;
+  /** One node died: what it held goes offline (persistent) or ends (support). */
+  settleNode(at: Date, nodeId: string): Promise<number>;
 }
 
 const cast = <T>(v: unknown) => v as T;
@@ -51,8 +56,9 @@ export function prismaSessionStore(prisma: PrismaClient): SessionStore {
       ),
     listPersistentForMachine: async (machineId) =>
       cast<SessionRecord[]>(await prisma.session.findMany({ where: { machineId, kind: 'unattended', ...live }, orderBy: { lastSeenAt: 'desc' } })),
-    async reattach(id, nodeId, at) {
-      const r = await prisma.session.updateMany({ where: { id, status: 'offline', removedAt: null }, data: { status: 'online', nodeId, lastSeenAt: at } });
+    async reattach(id, nodeId, at, takeOverOnline = false) {
+      const status = takeOverOnline ? { in: ['offline', 'online'] } : 'offline';
+      const r = await prisma.session.updateMany({ where: { id, status, removedAt: null }, data: { status: 'online', nodeId, lastSeenAt: at } });
       return r.count === 1;
     },
     async setOffline(id, at) {
@@ -79,11 +85,19 @@ export function prismaSessionStore(prisma: PrismaClient): SessionStore {
       cast<SessionRecord[]>(await prisma.session.findMany({ where: { kind: 'unattended', status: 'offline', removedAt: null, lastSeenAt: { lt: staleBefore } }, take: 1000 })),
     listForMachine: async (machineId) => cast<SessionRecord[]>(await prisma.session.findMany({ where: { machineId, ...live } })),
     listActive: async () => cast<SessionRecord[]>(await prisma.session.findMany({ where: live, orderBy: { startedAt: 'desc' }, take: 5000 })),
-    async settleAfterRestart(at, nodeId) {
-      const scope = nodeId ? { OR: [{ nodeId }, { nodeId: null }] } : {};
+    async settleAfterRestart(at, liveNodes) {
+      return settle(at, liveNodes.length ? { OR: [{ nodeId: { notIn: liveNodes } }, { nodeId: null }] } : {});
+    },
+    async settleNode(at, nodeId) {
+      return settle(at, { nodeId });
+    },
+  };
+
+  async function settle(at: Date, scope: object): Promise<number> {
+    {
       const a = await prisma.session.updateMany({ where: { status: 'online', kind: 'unattended', ...scope }, data: { status: 'offline', lastSeenAt: at, path: null } });
       const b = await prisma.session.updateMany({ where: { status: { in: ['online', 'offline'] }, kind: 'support', ...scope }, data: { status: 'ended', endedAt: at, path: null } });
       return a.count + b.count;
-    },
-  };
+    }
+  }
 }

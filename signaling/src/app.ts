@@ -36,6 +36,8 @@ import { syncRegistry } from './cluster/registry-sync.ts';
 import { shareSecurityState } from './cluster/security-sync.ts';
 import { decodeRelayHop, encodeRelayHop } from './cluster/relay-wire.ts';
 import { limiterFactory } from './security/limiter-factory.ts';
+import { createMetrics } from './http/metrics/metrics.ts';
+import { metricsRoutes } from './http/metrics/routes.ts';
 
 /** What the server is built from. Tests hand in their own database and logger. */
 export interface AppDeps {
@@ -188,7 +190,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
   late.planes = planes;
   late.broadcaster = planes.broadcaster;
 
+  const metrics = createMetrics({ registry: services.registry, relay, nodeId });
+  services.audit.listeners.push((e) => {
+    if (e.type === 'login_failed') metrics.loginFailures.inc();
+    if (e.type.startsWith('connection_rejected_')) metrics.refusals.inc({ plane: String(e.details?.plane ?? 'unknown'), code: String(e.details?.errorCode ?? e.type) });
+  });
   healthRoutes(http, db);
+  metricsRoutes(http, { metrics, token: config.METRICS_TOKEN });
   const env: RouteEnv = { authenticator: services.authenticator };
   authRoutes(http, env, services);
   userRoutes(http, env, { users: services.users, admin: services.userAdmin, identity: services.identity });

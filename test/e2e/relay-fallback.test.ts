@@ -4,6 +4,7 @@
 // is closed), and the agent moves that viewer to the relay while its socket stays connected.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { collectFrames, expectStampedFrames, startScenario, type Scenario } from '../support/scenario.ts';
+import { sleep } from '../support/wait.ts';
 import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
 
 const ICE_TIMEOUT_MS = 3000;
@@ -67,5 +68,16 @@ describe('relay fallback', () => {
     expect(sent.path).toBe('relay');
     await sc.agent.waitForLog((l) => l.msg === 'input applied' && l.type === 'key' && l.path === 'relay');
     console.info(`[fallback] mid-session switch: first relay frame ${relayed[0]!.receivedAtMs - brokenAt} ms after the P2P link died`);
+  });
+
+  it('with --relay never, fails clearly instead of falling back: an error in the log and no path', async () => {
+    sc = await startScenario({ reuseServer: server, agentArgs: [...NO_P2P, '--ice-timeout-ms', String(ICE_TIMEOUT_MS), '--relay', 'never'] });
+    const viewer = await sc.join();
+    const failed = await sc.agent.waitForLog((l) => l.level === 'error' && l.msg.includes('relay is disabled') && l.viewerId === viewer.viewerId, ICE_TIMEOUT_MS + 20_000);
+    expect(failed.reason).toBe('ice_timeout');
+    await sleep(1500);
+    expect(viewer.stats.frames).toBe(0);
+    expect((await sc.session())?.path).toBeNull();
+    expect(sc.agent.logs.some((l) => l.msg === 'fell back to the relay')).toBe(false);
   });
 });

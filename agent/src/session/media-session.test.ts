@@ -152,6 +152,14 @@ describe('MediaSession: paths', () => {
     expect(h.session.viewers.get('v1')!.state).toBe('relay');
   });
 
+  it('with --relay never, a server that requires the relay gets no media path at all (no P2P behind its back)', () => {
+    const h = harness('never');
+    h.session.onWelcome({ ...welcome, relayPolicy: 'force' }, false);
+    h.join('v1', true);
+    expect(h.peers).toHaveLength(0);
+    expect(h.session.viewers.size).toBe(0);
+  });
+
   it('after a reconnect keeps re-announced viewers (re-reporting their path) and drops the others', async () => {
     const h = harness('force');
     h.join('v1', true);

@@ -114,6 +114,11 @@ export class MediaSession {
       return;
     }
     this.#log.info('viewer joined', { viewerId: v.viewerId, control: v.control });
+    if (this.#o.relayMode === 'never' && this.#welcome?.relayPolicy === 'force') {
+      // The server allows the relay only (e.g. to keep addresses private) and the agent refuses it: no path.
+      this.#log.error('no media path for this viewer: the server requires the relay and the agent runs with --relay never', { viewerId: v.viewerId });
+      return;
+    }
     const link = new ViewerLink({
       viewerId: v.viewerId,
       control: v.control,

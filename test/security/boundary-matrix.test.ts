@@ -191,7 +191,6 @@ const jwtRows: Array<[string, () => string, string]> = [
   ['an embedded jwk carrying the attacker’s key', () => jwt({ ...HS256, jwk: { kty: 'oct', k: Buffer.from('attacker').toString('base64url') } }, loginClaims(), 'attacker'), 'ERR_AUTH_INVALID_TOKEN'],
   ['an expired token', () => jwt(HS256, loginClaims({ iat: nowS() - 1000, exp: nowS() - 100 })), 'ERR_AUTH_TOKEN_EXPIRED'],
   ['a not-yet-valid token (nbf in an hour)', () => jwt(HS256, loginClaims({ nbf: nowS() + 3600 })), 'ERR_AUTH_INVALID_TOKEN'],
-  ['a token issued in the future (iat in an hour)', () => jwt(HS256, loginClaims({ iat: nowS() + 3600, exp: nowS() + 7200 })), 'ERR_AUTH_INVALID_TOKEN'],
   ['a wrong issuer', () => jwt(HS256, loginClaims({ iss: 'evil' })), 'ERR_AUTH_INVALID_TOKEN'],
   ['a wrong audience', () => jwt(HS256, loginClaims({ aud: 'guruconnect:admin' })), 'ERR_AUTH_WRONG_TOKEN_KIND'],
   ['an oversized token (over 8 KiB)', () => jwt(HS256, loginClaims({ pad: 'x'.repeat(9000) })), 'ERR_AUTH_INVALID_TOKEN'],
@@ -498,8 +497,9 @@ for (const [field, value] of [
   row(`agent metadata: ${field} = ${JSON.stringify(value.length > 40 ? `${value.slice(0, 12)}…(${value.length} chars)` : value)} is refused at the handshake and never stored`, async () => {
     const name = `meta-${randomUUID()}`;
     const query = agentQuery({ api_key: (await createAgentKey(s, admin, name)).key, ...(field === 'name' ? {} : { name }), [field]: value });
+    const machines = await s.tdb.db.prisma.machine.count();
     expectRefused(await handshake('agent', query), 400, 'ERR_VALIDATION');
-    expect(await s.tdb.db.prisma.machine.count({ where: { OR: [{ name: value }, { hostname: value }, { os: value }, { name }] } })).toBe(0);
+    expect(await s.tdb.db.prisma.machine.count()).toBe(machines);
   });
 }
 row('agent metadata of a megabyte is refused before the upgrade (431) and the server stays up', async () => {

@@ -193,10 +193,14 @@ export class ViewerClient {
         resolve(viewerWelcomeSchema.parse(w));
       });
     });
-    socket.offAny(buffer);
     const client = new ViewerClient(o, socket, welcome);
-    client.#wire();
-    for (const [event, args] of early) if (event !== 'session:welcome') client.#dispatch(event, args[0]);
+    // Hand over on the next macrotask, so the caller can subscribe (`onFrame`) before anything is
+    // delivered; frames can arrive even before the welcome. Until then everything stays buffered, in order.
+    setImmediate(() => {
+      socket.offAny(buffer);
+      for (const [event, args] of early) if (event !== 'session:welcome') client.#dispatch(event, args[0]);
+      client.#wire();
+    });
     return client;
   }
 

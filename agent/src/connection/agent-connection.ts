@@ -113,8 +113,10 @@ export class AgentConnection {
     return n;
   }
 
-  close(): void {
+  /** Stop for good: no more reconnects. Idempotent. */
+  close(reason = 'agent_stopping'): void {
     if (this.#closed) return;
+    this.#o.log.info('connection closing', { reason });
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;

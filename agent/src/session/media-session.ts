@@ -181,12 +181,13 @@ export class MediaSession {
     this.#log.info('server link down; p2p viewers continue', { viewers: this.#viewers.size });
   }
 
-  close(): void {
+  /** Closes every viewer link and stops the capture loop. Idempotent. */
+  close(reason = 'agent_stopping'): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#loop.stop();
     if (this.#pruneTimer) clearTimeout(this.#pruneTimer);
-    for (const link of this.#viewers.values()) link.close('agent_stopping');
+    for (const link of this.#viewers.values()) link.close(reason);
     this.#viewers.clear();
     this.input.close();
   }

@@ -18,8 +18,11 @@ import { inputMessageSchema } from './data-channel.ts';
 const utf8Length = (s: string) => new TextEncoder().encode(s).length;
 /** A string of at most `max` UTF-8 bytes. */
 const maxBytes = (max: number) => z.string().refine((s) => s.length <= max && utf8Length(s) <= max, { message: `at most ${max} bytes` });
-/** Untrusted display text: no control characters, capped. Rendered escaped everywhere. */
-const displayText = (max: number) => z.string().trim().min(1).max(max).regex(/^[^\p{Cc}\p{Cf}]+$/u, 'no control characters');
+/**
+ * Untrusted display text: no control or format characters and no markup (`<`, `>`), capped.
+ * Still rendered escaped everywhere; refusing markup keeps it out of every log and export too.
+ */
+const displayText = (max: number) => z.string().trim().min(1).max(max).regex(/^[^\p{Cc}\p{Cf}<>]+$/u, 'no control characters or markup');
 
 export const protocolParamSchema = z.literal(String(PROTOCOL_VERSION));
 export const supportCodeSchema = z.string().regex(new RegExp(`^\\d{${SUPPORT_CODE_LENGTH}}$`));

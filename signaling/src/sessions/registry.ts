@@ -168,6 +168,19 @@ export class Registry {
     return this.#agentByUid.has(uid);
   }
 
+  /** Hold a machine_uid for a connecting agent until `addAgent`; false when another socket holds it. */
+  reserveUid(uid: string, socketId: string): boolean {
+    const holder = this.#agentByUid.get(uid);
+    if (holder !== undefined && holder !== socketId) return false;
+    this.#agentByUid.set(uid, socketId);
+    return true;
+  }
+
+  /** Give up a reservation that never became a live agent. */
+  releaseUid(uid: string, socketId: string): void {
+    if (this.#agentByUid.get(uid) === socketId && !this.agents.has(socketId)) this.#agentByUid.delete(uid);
+  }
+
   /** Online (agent attached) or watched (viewers attached) sessions are never reaped or superseded. */
   isBusy(sessionId: string): boolean {
     const s = this.sessions.get(sessionId);

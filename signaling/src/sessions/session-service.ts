@@ -62,6 +62,19 @@ export class SessionService {
   }
 
   async agentConnected(id: AgentIdentity, socketId: string, ip: string): Promise<LiveSession> {
+    const uid = id.effectiveUid;
+    // Two un-keyed handshakes with one uid can both pass the gate before either is live. The uid is
+    // held from here on, synchronously, so the later one is denied — a collision never supersedes.
+    if (uid && !this.#d.registry.reserveUid(uid, socketId)) throw new AppError('ERR_AGENT_UID_IN_USE', 'Another agent is connected with this machine id');
+    try {
+      return await this.#attachAgent(id, socketId, ip);
+    } catch (err) {
+      if (uid) this.#d.registry.releaseUid(uid, socketId);
+      throw err;
+    }
+  }
+
+  async #attachAgent(id: AgentIdentity, socketId: string, ip: string): Promise<LiveSession> {
     const { registry, sessions } = this.#d;
     const at = this.#at();
     // A keyed agent that reconnects while its old socket lingers takes over the connection.

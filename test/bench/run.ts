@@ -8,6 +8,7 @@ import { relayGoodput, relayInputLatency, type CaseOptions } from './cases/relay
 import { p2pGoodput } from './cases/p2p.ts';
 import { diffCost, encodeEfficiency } from './cases/pipeline.ts';
 import { agentsPerProcess } from './cases/scale.ts';
+import { clusterScaling } from './cases/cluster.ts';
 
 export const CASES: Record<string, (o: CaseOptions) => Promise<Metric[]>> = {
   relay_goodput: relayGoodput,
@@ -16,6 +17,7 @@ export const CASES: Record<string, (o: CaseOptions) => Promise<Metric[]>> = {
   diff_cost: diffCost,
   encode_efficiency: encodeEfficiency,
   agents_per_process: agentsPerProcess,
+  cluster: clusterScaling,
 };
 
 export async function runBench(o: { quick: boolean; only?: string[]; out: string }): Promise<Metric[]> {

@@ -1,4 +1,5 @@
 import tseslint from 'typescript-eslint';
+import svelte from 'eslint-plugin-svelte';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
@@ -19,6 +20,8 @@ const dynamicImportBan = (specifiers, message) => ({
 export default tseslint.config(
   { ignores: ['**/node_modules/**', 'signaling/src/db/generated/**', '**/dist/**', 'data/**', 'test-artifacts/**', 'viewer-app/.svelte-kit/**'] },
   ...tseslint.configs.recommended,
+  ...svelte.configs.recommended,
+  { files: ['**/*.svelte', '**/*.svelte.ts'], languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] } } },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],

@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import type { Database } from './db/open-database.ts';
 import type { Logger } from './logging/logger.ts';
-import { installErrorHandling } from './http/errors.ts';
+import { frameworkErrors, installErrorHandling } from './http/errors.ts';
 import { healthRoutes } from './http/health/routes.ts';
 import { parseTrustedProxies, resolveClientIp } from './net/client-ip.ts';
 import { installSecurityHeaders } from './http/security-headers.ts';
@@ -38,6 +38,10 @@ import { decodeRelayHop, encodeRelayHop } from './cluster/relay-wire.ts';
 import { limiterFactory } from './security/limiter-factory.ts';
 import { createMetrics } from './http/metrics/metrics.ts';
 import { metricsRoutes } from './http/metrics/routes.ts';
+import { staticRoutes } from './http/static/routes.ts';
+import { updateRoutes } from './http/updates/routes.ts';
+import { UpdateCatalog } from './updates/update-catalog.ts';
+import { fileURLToPath } from 'node:url';
 
 /** What the server is built from. Tests hand in their own database and logger. */
 export interface AppDeps {
@@ -93,6 +97,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       return server;
     },
     bodyLimit: 64 * 1024,
+    frameworkErrors,
     trustProxy: false,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
@@ -213,6 +218,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
     service: sessions,
     joinLookupsPerMin: 30,
   });
+  updateRoutes(http, env, {
+    catalog: new UpdateCatalog({ dir: config.UPDATE_MANIFEST_DIR, logger }),
+    agentKeys: services.agentKeys,
+    audit: services.audit,
+    ipBlocker: services.ipBlocker,
+    machines: services.machines,
+    auditStore: services.auditStore,
+    logger,
+    now: deps.now,
+  });
+  staticRoutes(http, { distDir: fileURLToPath(new URL('../../viewer-app/dist/', import.meta.url)) });
 
   const timers = [
     setInterval(() => void services.revocations.prune(), 60_000),

@@ -379,7 +379,7 @@ for (const [plane, origin] of [
   ['viewer', 'http://127.0.0.1'],
 ] as const) {
   row(`a foreign Origin (${origin}) on /ws/${plane} is refused with 403 before the upgrade, valid credential or not`, async () => {
-    const query = plane === 'console' ? { ticket: await consoleTicket(s, admin) } : { token: await viewerToken(s, admin, sessionA), session_id: sessionA };
+    const query: Record<string, string> = plane === 'console' ? { ticket: await consoleTicket(s, admin) } : { token: await viewerToken(s, admin, sessionA), session_id: sessionA };
     expectRefused(await handshake(plane, query, { origin }), 403, 'ERR_AUTH_ORIGIN_FORBIDDEN');
     expectRefused(await handshake(plane, query, { origin, mode: 'polling' }), 403, 'ERR_AUTH_ORIGIN_FORBIDDEN');
   });
@@ -549,6 +549,66 @@ row('/api/users without authentication: listing and creating are refused with 40
   expect(await s.app.services.users.findByUsername('evil2')).toBeNull();
 });
 
+// ---- malformed input gets a code, never a 500 (regressions of fuzz findings) ---------------------------
+
+row('a malformed URL escape (/%, /api/join/%zz) gets a coded 400, not Fastify’s own body', async () => {
+  for (const path of ['/%', '/api/join/%zz', '/api/sessions/%E0%A4%A']) {
+    const r = await http(base, 'GET', path, { from: freshSource() });
+    expect(r.status, path).toBe(400);
+    expect(r.body?.error?.code, path).toBe('ERR_VALIDATION');
+  }
+  const long = await apiAs(admin, 'DELETE', `/api/sessions/${'x'.repeat(150)}`);
+  expect(long.body?.error?.code).toBe('ERR_VALIDATION');
+});
+row('a NUL byte in a public login, a query, a path parameter or a body is refused with 400, never a 500', async () => {
+  const login = await http(base, 'POST', '/api/auth/login', { body: { username: 'ad\u0000min', password: 'x' }, from: freshSource() });
+  expect(login.status).toBe(400);
+  expect(login.body.error.code).toBe('ERR_VALIDATION');
+  for (const [method, path, body] of [
+    ['GET', '/api/audit?actor=%00', undefined],
+    ['DELETE', '/api/auth/tokens/%00', undefined],
+    ['POST', '/api/agent-keys', { name: 'k\u0000' }],
+    ['POST', '/api/users', { username: 'nul-user', displayName: 'a\u0000b', password: `${CANARY}-nul-pw-123` }],
+  ] as const) {
+    const r = await apiAs(admin, method, path, body);
+    expect(r.status, `${method} ${path}`).toBe(400);
+    expect(r.body.error.code).toBe('ERR_VALIDATION');
+  }
+});
+row('an unpaired UTF-16 surrogate in a body is refused with 400, never a 500', async () => {
+  for (const [path, body] of [['/api/agent-keys', { name: '\udc00\udc00' }], ['/api/support-codes', { label: 'a\ud800' }], ['/api/auth/login', { username: '\ud83d', password: 'x' }]] as const) {
+    const r = await http(base, 'POST', path, { token: admin, raw: JSON.stringify(body), headers: { 'content-type': 'application/json' }, from: freshSource() });
+    expect(r.status, path).toBe(400);
+    expect(r.body.error.code).toBe('ERR_VALIDATION');
+  }
+});
+row('an agent key for a machine that does not exist is refused with 404 ERR_MACHINE_NOT_FOUND', async () => {
+  const r = await apiAs(admin, 'POST', '/api/agent-keys', { name: 'ghost', machineId: randomUUID() });
+  expect(r.status).toBe(404);
+  expect(r.body.error.code).toBe('ERR_MACHINE_NOT_FOUND');
+});
+row('unblocking an address whose parameter decodes to a bare % is refused with 400, never a 500', async () => {
+  const r = await apiAs(admin, 'DELETE', '/api/blocked-ips/%25');
+  expect(r.status).toBe(400);
+  expect(r.body.error.code).toBe('ERR_VALIDATION');
+});
+row('a relay chunk with a truncated header is refused with ERR_PROTOCOL_INVALID_MESSAGE, not an internal error', async () => {
+  const v = await connectViewer(s, admin, sessionA);
+  keep(v.socket);
+  for (const data of [new Uint8Array([1, 3]), new Uint8Array([1, 3, 0, 0, 0, 0, 0, 0, 0, 0]), new Uint8Array([1, 3, ...new Array(12).fill(0)])]) {
+    expect(await call(agentA.socket, 'relay:frame', { to: v.welcome.viewerId, data })).toMatchObject({ ok: false, error: { code: 'ERR_PROTOCOL_INVALID_MESSAGE' } });
+  }
+});
+
+row('an agent cannot make its relay report vanish from the audit log with a NUL or an unpaired surrogate', async () => {
+  const v = await connectViewer(s, admin, sessionA);
+  keep(v.socket);
+  const before = await s.tdb.db.prisma.auditEvent.count({ where: { type: 'relay_started', sessionId: sessionA } });
+  expect(await call(agentA.socket, 'path:report', { viewerId: v.welcome.viewerId, path: 'relay', reason: 'x\u0000y\ud800' })).toMatchObject({ ok: true });
+  expect(await eventually(async () => (await s.tdb.db.prisma.auditEvent.count({ where: { type: 'relay_started', sessionId: sessionA } })) > before)).toBe(true);
+  expect(await call(agentA.socket, 'path:report', { viewerId: v.welcome.viewerId, path: 'p2p' })).toMatchObject({ ok: true });
+});
+
 // ---- known CVE regressions --------------------------------------------------------------------------------
 
 row('CVE-2024-38355: a client emitting an event named "error" does not crash the server; the connection still answers', async () => {
@@ -663,7 +723,7 @@ beforeAll(async () => {
   const used = await connect(base, 'agent', agentQuery({ support_code: codes.used }));
   await next(used, 'session:welcome');
   opened.push(used);
-  [codes.guessed] = await unusedCodes(1);
+  codes.guessed = (await unusedCodes(1))[0]!;
 });
 afterAll(async () => {
   faults.stop();

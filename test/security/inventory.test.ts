@@ -17,6 +17,15 @@ const ROUTES: Record<string, AuthLevel> = {
   'GET /readyz': 'public',
   'POST /api/auth/login': 'public',
   'GET /api/join/:code': 'public',
+  // Public to the route layer, guarded by its own METRICS_TOKEN bearer (404 when unset); checked below.
+  'GET /metrics': 'public',
+  // Agent-key routes: public at the route level, they authenticate their own credential first.
+  'GET /api/agent/update': 'public',
+  'POST /api/agent/update-report': 'public',
+  'GET /api/agent/versions': 'admin',
+  // The web app (static files, SPA fallback).
+  'GET /': 'public',
+  'GET /*': 'public',
   'GET /api/auth/me': 'login',
   'POST /api/auth/logout': 'login',
   'POST /api/auth/logout-all': 'login',
@@ -93,13 +102,14 @@ const send = (route: string, token?: string) => {
   return http(base, method, fill(url), { token, body: method === 'POST' || method === 'PATCH' ? {} : undefined, from: freshSource() });
 };
 
+const METRICS = `metrics-${randomUUID()}`;
 let s: TestServer;
 let base: string;
 let admin: string;
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
-  s = await startTestServer({ env: { BLOCK_THRESHOLD: '1000' } });
+  s = await startTestServer({ env: { BLOCK_THRESHOLD: '1000', METRICS_TOKEN: METRICS } });
   base = s.url;
   admin = await loginAs(base, 'admin', ADMIN_PASSWORD);
   const users: Record<string, string[]> = {
@@ -163,9 +173,17 @@ describe('HTTP route inventory', () => {
     expect([401, 403]).not.toContain((await send(route, throwaway)).status);
   });
 
-  const publicRoutes = Object.entries(ROUTES).filter(([, auth]) => auth === 'public').map(([route]) => route);
+  const OWN_CREDENTIAL_ROUTES = ['GET /metrics', 'GET /api/agent/update', 'POST /api/agent/update-report'];
+  const publicRoutes = Object.entries(ROUTES).filter(([route, auth]) => auth === 'public' && !OWN_CREDENTIAL_ROUTES.includes(route)).map(([route]) => route);
   it.each(publicRoutes)('%s answers an anonymous caller without asking for credentials', async (route) => {
     expect([401, 403]).not.toContain((await send(route)).status);
+  });
+
+  it('GET /metrics answers only its own token: anonymous, a login token and a wrong token get 401', async () => {
+    expect((await send('GET /metrics')).status).toBe(401);
+    expect((await send('GET /metrics', admin)).status).toBe(401);
+    expect((await send('GET /metrics', `${METRICS}x`)).status).toBe(401);
+    expect((await send('GET /metrics', METRICS)).status).toBe(200);
   });
 });
 

@@ -113,11 +113,3 @@ export function expectStampedFrames(frames: FrameEvent[], startedAt: number): vo
     prev = f;
   }
 }
-
-/** Frames per second a viewer decodes over `windowMs`. */
-export async function measureFps(v: ViewerClient, windowMs: number): Promise<number> {
-  const before = v.stats.frames;
-  const t0 = Date.now();
-  await new Promise((r) => setTimeout(r, windowMs));
-  return ((v.stats.frames - before) * 1000) / (Date.now() - t0);
-}

@@ -79,7 +79,7 @@ describe.skipIf(!hasCoturn)('TURN through a real coturn', () => {
 
     await new Promise<void>((resolve) => (channel.readyState === 'open' ? resolve() : (channel.onopen = () => resolve())));
     const frame = encodeFrame({ seq: 42, captureTsMs: Date.now(), keyframe: true, screenWidth: 64, screenHeight: 64, rects: [{ x: 0, y: 0, width: 64, height: 64, codec: 'raw', data: new Uint8Array(64 * 64 * 4).fill(9) }] });
-    for (const c of chunkFrame(frame, 1, 16 * 1024)) channel.send(c);
+    for (const c of chunkFrame(frame, 1, 16 * 1024)) channel.send(c as Uint8Array<ArrayBuffer>);
     expect(decodeFrame(await got).seq).toBe(42);
 
     // The selected pair is relay on both ends.

@@ -89,16 +89,6 @@ export class AgentConnection {
     return true;
   }
 
-  /** Emit with an acknowledgement; resolves with the server's ack or null when not connected / timed out. */
-  async request(event: string, payload: unknown, timeoutMs = 5000): Promise<unknown> {
-    if (!this.ready) return null;
-    try {
-      return await this.#socket!.timeout(timeoutMs).emitWithAck(event, payload);
-    } catch {
-      return null;
-    }
-  }
-
   /** Bytes accepted by `send` that have not reached the network yet (engine.io write buffer + WebSocket buffer). */
   bufferedBytes(): number {
     const engine = this.#socket?.io.engine as unknown as

@@ -1,4 +1,4 @@
-import { INPUT_MAX_MESSAGE_BYTES } from '@guruconnect/shared/limits';
+import { INPUT_MAX_MESSAGE_BYTES, RELAY_INPUT_BURST, RELAY_INPUT_RATE_PER_S } from '@guruconnect/shared/limits';
 import type { ErrorCode } from '@guruconnect/shared/errors';
 import type { InputMessage, MediaPath } from '@guruconnect/shared/protocol';
 import type { InputSink } from '../input/input-sink.ts';
@@ -14,6 +14,28 @@ export type InputRefusal = Extract<
 export const INPUT_QUEUE_MAX = 256;
 /** Refusals logged per viewer at warn before switching to one line per 100. */
 const REFUSALS_LOGGED_IN_FULL = 20;
+
+/** Per-viewer token bucket, the same budget the server applies to relay input. */
+class TokenBucket {
+  #tokens: number;
+  #at: number;
+  constructor(
+    readonly ratePerS: number,
+    readonly burst: number,
+    now: number,
+  ) {
+    this.#tokens = burst;
+    this.#at = now;
+  }
+
+  take(now: number): boolean {
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.ratePerS);
+    this.#at = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
 
 interface Pending {
   viewerId: string;
@@ -32,7 +54,9 @@ export function messageBytes(data: unknown): number {
  * The one door to the InputSink. Input is applied only for a viewer whose `control` is true (from
  * `viewer:joined`, enforced here on P2P and again on the relay even though the server checks it
  * too), one message at a time, in arrival order. Consecutive pointer moves are coalesced while the
- * sink is busy. Everything refused is counted and logged (type and code only, never text).
+ * sink is busy. P2P input gets the same rate limit the server applies to relay input
+ * (`RELAY_INPUT_RATE_PER_S`, bursts of `RELAY_INPUT_BURST`), since no server sees it. Everything
+ * refused is counted and logged (type and code only, never text).
  */
 export class InputGate {
   readonly #sink: InputSink;
@@ -43,10 +67,13 @@ export class InputGate {
   readonly applied = new Map<string, number>();
   readonly refused = new Map<InputRefusal, number>();
   readonly #refusedByViewer = new Map<string, number>();
+  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #now: () => number;
 
-  constructor(sink: InputSink, log: Logger) {
+  constructor(sink: InputSink, log: Logger, now: () => number = Date.now) {
     this.#sink = sink;
     this.#log = log;
+    this.#now = now;
   }
 
   get refusedTotal(): number {
@@ -61,6 +88,14 @@ export class InputGate {
     if (!viewer.control) {
       this.refuse(viewer.id, path, 'ERR_INPUT_NOT_ALLOWED', msg.type);
       return false;
+    }
+    if (path === 'p2p') {
+      let bucket = this.#buckets.get(viewer.id);
+      if (!bucket) this.#buckets.set(viewer.id, (bucket = new TokenBucket(RELAY_INPUT_RATE_PER_S, RELAY_INPUT_BURST, this.#now())));
+      if (!bucket.take(this.#now())) {
+        this.refuse(viewer.id, path, 'ERR_INPUT_THROTTLED', msg.type);
+        return false;
+      }
     }
     const last = this.#queue.at(-1);
     if (msg.type === 'pointer:move' && last?.msg.type === 'pointer:move' && last.viewerId === viewer.id) {
@@ -102,6 +137,12 @@ export class InputGate {
     } finally {
       this.#draining = false;
     }
+  }
+
+  /** Forget a viewer that left. */
+  forget(viewerId: string): void {
+    this.#buckets.delete(viewerId);
+    this.#refusedByViewer.delete(viewerId);
   }
 
   close(): void {

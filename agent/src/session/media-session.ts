@@ -144,6 +144,7 @@ export class MediaSession {
     const link = this.#viewers.get(viewerId);
     if (!link) return;
     this.#viewers.delete(viewerId);
+    this.input.forget(viewerId);
     link.close(reason);
     this.#log.info('viewer left', { viewerId, reason });
   }

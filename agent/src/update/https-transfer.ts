@@ -122,7 +122,8 @@ export async function requestSmall(
 ): Promise<{ status: number; body: Buffer | null }> {
   const d = deadline(o.timeoutMs);
   try {
-    const res = await open(url, { method: o.method ?? 'GET', headers: o.headers, body: o.body, policy: o.policy, signal: d.signal });
+    const headers = o.body === undefined ? o.headers : { ...o.headers, 'content-length': Buffer.byteLength(o.body) };
+    const res = await open(url, { method: o.method ?? 'GET', headers, body: o.body, policy: o.policy, signal: d.signal });
     const body = await readCapped(res, o.maxBytes).catch((err: unknown) => Promise.reject(classify(d.signal.reason ?? err)));
     return { status: res.statusCode ?? 0, body };
   } catch (err) {

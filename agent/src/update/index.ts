@@ -12,9 +12,11 @@ export type { Rejection, VerifiedUpdate } from './decisions.ts';
 export { UPDATE_CONFIRM_MAX_STARTS, UPDATE_CONFIRM_TIMEOUT_MS, UPDATE_EXIT, type UpdateExitCode } from './exit-codes.ts';
 export { installPaths, readCurrentVersion, readUpdateState } from './install-layout.ts';
 export { TRUSTED_KEYS_MAX, type TrustedKey } from './manifest-verify.ts';
+export { currentPlatform } from './platform.ts';
 export { createHttpReporter, noReporter, type HttpReporter, type UpdateReporter } from './report.ts';
 export { confirmUpdate, recoverPendingUpdate, scheduleRollback, type ConfirmResult, type RecoveryResult } from './rollback.ts';
 export { INSECURE_TLS_ENV, type Env, type TlsCa } from './tls-policy.ts';
+export { TRUSTED_UPDATE_KEYS } from './trusted-keys.ts';
 
 /**
  * One update cycle for the agent's main loop: check, and apply what is available. On

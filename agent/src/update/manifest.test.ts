@@ -9,6 +9,7 @@ import {
   type UpdateManifest,
 } from '@guruconnect/shared/protocol';
 import { pinKeys, verifySignedManifest } from './manifest-verify.ts';
+import { currentPlatform } from './platform.ts';
 
 /** A fixed Ed25519 key (seed 0x01…0x20), so the signature below is a test vector for other signers. */
 const SEED = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 1));
@@ -133,5 +134,17 @@ describe('version order', () => {
   it.each(['1.2', '01.2.3', '1.2.3+meta', 'v1.2.3', '1.2.3-', '1.2.3-01', '1234567890.0.0', ''])('refuses %j as a version', (v) => {
     expect(semverSchema.safeParse(v).success).toBe(false);
     expect(() => compareVersions(v, '1.0.0')).toThrow();
+  });
+});
+
+describe('currentPlatform', () => {
+  it.each([
+    ['linux', 'x64', 'linux-x64'],
+    ['darwin', 'arm64', 'darwin-arm64'],
+    ['win32', 'x64', 'win32-x64'],
+    ['freebsd', 'x64', null],
+    ['linux', 'ia32', null],
+  ] as const)('%s/%s → %s', (platform, arch, expected) => {
+    expect(currentPlatform(platform, arch)).toBe(expected);
   });
 });

@@ -28,9 +28,10 @@ const outboxSchema = z.object({
 });
 type Outbox = z.infer<typeof outboxSchema>;
 
-/** Control characters removed and length capped, as the server's schema demands. */
+/** Control and format characters and unpaired surrogates replaced, length capped, as the server's schema demands. */
 export function cleanDetail(s: string): string {
-  return s.replace(/[\p{Cc}\p{Cf}]/gu, ' ').slice(0, UPDATE_REPORT_DETAIL_MAX_LENGTH);
+  // Cut first: a cut may split a surrogate pair, and the replace then removes the lone half.
+  return s.slice(0, UPDATE_REPORT_DETAIL_MAX_LENGTH).replace(/[\p{Cc}\p{Cf}\p{Cs}]/gu, ' ');
 }
 
 const fingerprint = (r: UpdateReport) => (r.outcome === 'rejected' ? `${r.reason}|${r.toVersion ?? ''}|${r.issuedAt ?? ''}|${r.fromVersion}` : null);

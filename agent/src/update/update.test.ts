@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { SignedManifest, UpdateManifest, UpdateRejectReason, UpdateReport } from '@guruconnect/shared/protocol';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { updateReportSchema, type SignedManifest, type UpdateManifest, type UpdateRejectReason, type UpdateReport } from '@guruconnect/shared/protocol';
 import { createLogger } from '../log/logger.ts';
 import {
   confirmUpdate,
@@ -17,6 +17,7 @@ import {
   type CheckOptions,
 } from './index.ts';
 import { writeUpdateState } from './install-layout.ts';
+import { cleanDetail } from './report.ts';
 import {
   hasOpenssl,
   json,
@@ -275,6 +276,33 @@ describe.skipIf(!hasOpenssl)('agent updates over HTTPS (openssl PKI trusted only
     await expect(cycle(root, { agentKey: `cak_${'B'.repeat(43)}` })).resolves.toEqual({ kind: 'unavailable', detail: 'HTTP 401' });
     expect(reports()).toEqual([]);
     expectUntouched(root);
+  });
+
+  describe('reports', () => {
+    it('sends the same rejection once a day, not on every check', async () => {
+      const root = await installed();
+      publish(signWith(manifest({ version: '0.9.0', issuedAt: T3 }), k1));
+      await cycle(root);
+      await cycle(root);
+      expect(reports()).toHaveLength(1);
+    });
+
+    it('keeps a report the server could not take (503) and drops one it refused (400)', async () => {
+      const root = await installed();
+      publish(signWith(manifest({ version: '0.9.0', issuedAt: T3 }), k1));
+      server.routes.set('POST /api/agent/update-report', json(503, {}));
+      await cycle(root);
+      expect(JSON.parse(readFileSync(installPaths(root).outbox, 'utf8')).queue).toHaveLength(1);
+      server.routes.set('POST /api/agent/update-report', json(400, { error: { code: 'ERR_VALIDATION', message: 'no' } }));
+      await expect(reporterFor(root).flush()).resolves.toBe(0);
+      expect(JSON.parse(readFileSync(installPaths(root).outbox, 'utf8')).queue).toHaveLength(0);
+    });
+
+    it('cleans the detail so the server accepts it', () => {
+      const detail = cleanDetail(`bad\nline\u0000${'x'.repeat(198)}\u{1F600}`);
+      expect(detail.length).toBeLessThanOrEqual(200);
+      expect(updateReportSchema.safeParse({ outcome: 'rejected', reason: 'replay', platform: 'linux-x64', channel: 'stable', fromVersion: '1.0.0', runningVersion: '1.0.0', decidedAt: T0, detail }).success).toBe(true);
+    });
   });
 
   describe('rollback', () => {

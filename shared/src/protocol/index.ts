@@ -11,3 +11,4 @@ export * from './http-users.ts';
 export * from './data-channel.ts';
 export * from './planes.ts';
 export * from './http-sessions.ts';
+export * from './updates.ts';

@@ -85,7 +85,8 @@ export const manifestIssuedAtSchema = z
   .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
   .refine((s) => !Number.isNaN(Date.parse(s)) && new Date(s).toISOString() === s, { error: 'must be a real UTC instant' });
 
-const printable = (max: number) => z.string().max(max).regex(/^[^\p{Cc}\p{Cf}]*$/u);
+/** No control or format characters, and no unpaired surrogates (no database column can store them). */
+const printable = (max: number) => z.string().max(max).regex(/^[^\p{Cc}\p{Cf}\p{Cs}]*$/u);
 
 /**
  * The signed statement "package `url` with this size and SHA-256 is version `version` of the

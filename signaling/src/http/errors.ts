@@ -18,6 +18,15 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 }
 
+/**
+ * Errors Fastify raises before routing (a malformed URL escape such as `/%`) skip the error
+ * handler; they get the same `{ error: { code, message } }` body through this option.
+ */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const appErr = toAppError(err);
+  void reply.status(appErr.status).send(toErrorBody(appErr));
+}
+
 /** Unknown throwables become ERR_INTERNAL with a generic message. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
@@ -30,6 +39,9 @@ export function toAppError(err: unknown): AppError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError('ERR_VALIDATION', 'Malformed request body');
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new AppError('ERR_VALIDATION', 'Malformed URL');
     default:
       break;
   }

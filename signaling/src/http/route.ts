@@ -66,8 +66,29 @@ export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute
   return registered.get(app) ?? [];
 }
 
+/** NUL and unpaired UTF-16 surrogates: text no database column (nor valid UTF-8) can hold. */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when any string (or key) in `value` is unstorable text. Iterative: input may nest deeply. */
+function hasUnstorableText(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (UNSTORABLE.test(v)) return true;
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        if (UNSTORABLE.test(k)) return true;
+        stack.push(x);
+      }
+    }
+  }
+  return false;
+}
+
 function parseWith<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
   if (!schema) return undefined as T;
+  if (hasUnstorableText(value)) throw new AppError('ERR_VALIDATION', `Invalid ${where}: NUL or unpaired surrogate`, { details: { where } });
   const result = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
   if (!result.success) {
     const first = result.error.issues[0];

@@ -1,7 +1,7 @@
 import type { Socket } from 'socket.io';
 import { AppError } from '@guruconnect/shared/errors';
 import { FRAME_CHUNK_MAX_BYTES, PROTOCOL_VERSION } from '@guruconnect/shared/limits';
-import { peekMessageType } from '@guruconnect/shared/codec';
+import { peekMessageType, readChunkHeader } from '@guruconnect/shared/codec';
 import { agentClientEvents } from '@guruconnect/shared/protocol';
 import type { AgentIdentity } from './handshake-auth.ts';
 import type { PlaneContext } from './plane-context.ts';
@@ -60,6 +60,8 @@ export function onAgentConnection(ctx: PlaneContext, socket: Socket, id: AgentId
       const type = peekMessageType(msg.data);
       if (type === 'frame') throw new Error('unchunked frame');
       kind = type === 'chunk' ? 'chunk' : 'other';
+      // The relay queue reads chunk headers: a malformed one is refused here, not thrown there.
+      if (kind === 'chunk') readChunkHeader(msg.data);
     } catch {
       throw new AppError('ERR_PROTOCOL_INVALID_MESSAGE', 'Not a codec chunk or cursor message');
     }

@@ -24,3 +24,8 @@ export function formatBitrate(bytesPerS: number): string {
   if (bits >= 1e3) return `${Math.round(bits / 1e3)} kbit/s`;
   return `${bits} bit/s`;
 }
+
+/** The current time as an ISO string. */
+export function nowIso(): string {
+  return new Date(Date.now()).toISOString();
+}

@@ -1,3 +1,4 @@
+import { AppError } from '@guruconnect/shared/errors';
 import type { PrismaClient } from '../generated/client.ts';
 
 export interface AgentKeyRecord {
@@ -27,7 +28,15 @@ export interface AgentKeyStore {
 
 export function prismaAgentKeyStore(prisma: PrismaClient): AgentKeyStore {
   return {
-    create: (k) => prisma.agentKey.create({ data: k }),
+    async create(k) {
+      try {
+        return await prisma.agentKey.create({ data: k });
+      } catch (err) {
+        // P2003: the machine it names does not exist.
+        if ((err as { code?: unknown }).code === 'P2003') throw new AppError('ERR_MACHINE_NOT_FOUND', 'No such machine');
+        throw err;
+      }
+    },
     list: () => prisma.agentKey.findMany({ orderBy: { createdAt: 'desc' } }),
     findById: (id) => prisma.agentKey.findUnique({ where: { id } }),
     findByHash: (keyHash) => prisma.agentKey.findUnique({ where: { keyHash } }),

@@ -57,7 +57,13 @@ export function auditRoutes(app: FastifyInstance, env: RouteEnv, d: { store: Aud
         auth: 'admin',
         params: z.object({ ip: z.string().max(64) }),
         handler: async ({ params, principal, ip }) => {
-          const target = normalizeIp(decodeURIComponent(params.ip));
+          let decoded: string;
+          try {
+            decoded = decodeURIComponent(params.ip);
+          } catch {
+            throw new AppError('ERR_VALIDATION', 'Invalid params: ip');
+          }
+          const target = normalizeIp(decoded);
           if (!target) throw new AppError('ERR_VALIDATION', 'Invalid params: ip');
           if (!(await d.ipBlocker.unblock(target))) throw new AppError('ERR_IP_NOT_BLOCKED', 'That address is not blocked');
           await d.audit.record({ type: 'ip_unblocked', actorUserId: principal.userId, actor: principal.username, target, clientIp: ip });

@@ -47,6 +47,11 @@ export interface ViewerLinkHandlers {
 export interface ViewerLinkOptions {
   sessionId: string;
   mintToken(): Promise<ViewerTokenResponse>;
+  /**
+   * Whether the session is still live, asked before every (re)connection: a refused WebSocket
+   * handshake carries no readable code in a browser, and an ended session is final.
+   */
+  sessionLive(): Promise<boolean>;
   handlers: ViewerLinkHandlers;
 }
 
@@ -110,12 +115,15 @@ export class ViewerLink {
     });
   }
 
-  requestKeyframe(): void {
+  /** Asks for a keyframe on the current path; false when there is no path to ask on yet. */
+  requestKeyframe(): boolean {
     if (this.#input?.readyState === 'open') {
       this.#sendControl({ type: 'control:keyframe-request' });
-      return;
+      return true;
     }
-    if (this.#socket?.connected) this.#socket.emit('keyframe:request', {});
+    if (!this.#socket?.connected) return false;
+    this.#socket.emit('keyframe:request', {});
+    return true;
   }
 
   /** Resolves with `null` when delivered, else the refusal code. */
@@ -138,6 +146,9 @@ export class ViewerLink {
     this.#setPhase(this.#attempt === 0 ? 'connecting' : 'reconnecting');
     let vt: ViewerTokenResponse;
     try {
+      // An ended session would only be refused at the handshake, where the browser hides the code.
+      if (!(await this.#o.sessionLive())) return this.#end('ERR_SESSION_NOT_FOUND');
+      if (this.#closed) return;
       vt = await this.#o.mintToken();
     } catch (err) {
       const code = err instanceof ApiError ? err.code : 'CLIENT_NETWORK';

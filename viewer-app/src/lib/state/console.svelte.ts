@@ -10,6 +10,7 @@ import {
   type SupportCodeWire,
 } from '@guruconnect/shared/protocol';
 import type { AuthState } from './auth.svelte.ts';
+import { nowIso } from '../format.ts';
 import { ConsoleLink, type ConsoleLinkPhase, type MachineStatusEvent, type SessionUpdateEvent } from '../services/console-link.ts';
 
 /**
@@ -113,7 +114,7 @@ export class ConsoleState {
       known.path = s.path;
       known.viewers = s.viewers;
     } else {
-      const now = new Date().toISOString();
+      const now = nowIso();
       this.sessions.push({ id: s.id, machineId: s.machineId, machineName: this.machineName(s.machineId), kind: s.kind, status: s.status, path: s.path, startedAt: now, lastSeenAt: now, viewers: s.viewers });
     }
     if (s.machineId && s.status === 'online') {

@@ -1,10 +1,13 @@
 import { createContext } from 'svelte';
-import { viewerTokenResponseSchema, type ChatMessage, type InputMessage, type MediaPath } from '@guruconnect/shared/protocol';
+import { sessionListSchema, viewerTokenResponseSchema, type ChatMessage, type InputMessage, type MediaPath } from '@guruconnect/shared/protocol';
 import type { AuthState } from './auth.svelte.ts';
 import { FrameRenderer, type RenderStats } from '../services/frame-renderer.ts';
 import { ViewerLink, type LinkPhase } from '../services/viewer-link.ts';
 
 export type ScaleMode = 'fit' | 'actual';
+
+/** Keyframe requests closer together than this are dropped (a keyframe is large). */
+const KEYFRAME_REQUEST_MIN_INTERVAL_MS = 500;
 
 /** One technician's view of one session: connection phase, picture, input, chat, numbers. */
 export class ViewerSession {
@@ -30,6 +33,7 @@ export class ViewerSession {
     this.#link = new ViewerLink({
       sessionId,
       mintToken: () => auth.request('POST', `/api/sessions/${sessionId}/viewer-token`, viewerTokenResponseSchema),
+      sessionLive: async () => (await auth.request('GET', '/api/sessions', sessionListSchema)).sessions.some((s) => s.id === sessionId),
       handlers: {
         phase: (phase, end) => {
           this.phase = phase;
@@ -69,12 +73,11 @@ export class ViewerSession {
     if (this.control && this.phase !== 'ended') this.#link.sendInput(msg);
   }
 
-  /** Asks the agent for a full picture (at most every 500 ms). */
+  /** Asks the agent for a full picture (at most every KEYFRAME_REQUEST_MIN_INTERVAL_MS). */
   requestKeyframe(): void {
     const now = performance.now();
-    if (now - this.#keyframeAskedAt < 500) return;
-    this.#keyframeAskedAt = now;
-    this.#link.requestKeyframe();
+    if (now - this.#keyframeAskedAt < KEYFRAME_REQUEST_MIN_INTERVAL_MS) return;
+    if (this.#link.requestKeyframe()) this.#keyframeAskedAt = now;
   }
 
   sendChat(text: string): Promise<string | null> {

@@ -162,7 +162,7 @@ export function createPlanes(d: PlanesDeps): Planes {
     const conn = socket.conn as unknown as EngineConn;
     return {
       send: (chunk) => socket.emit('relay:frame', chunk),
-      bufferedBytes: () => (conn.transport?.socket?.bufferedAmount ?? 0) + conn.writeBuffer.length * 1024,
+      bufferedBytes: () => (conn.transport?.socket?.bufferedAmount ?? 0) + pendingBytes(conn.writeBuffer),
       onDrain(cb) {
         let fired = false;
         const fire = () => {
@@ -248,6 +248,16 @@ export function createPlanes(d: PlanesDeps): Planes {
  * A request for an existing engine.io session, read exactly as engine.io reads it (last `sid` wins).
  * An empty `sid=` is a new handshake to engine.io, so it must go through `admit` like any other.
  */
+/** Bytes of engine.io packets not yet handed to the transport (binary relay chunks are up to 64 KiB each). */
+function pendingBytes(packets: unknown[]): number {
+  let n = 0;
+  for (const p of packets) {
+    const data = (p as { data?: unknown }).data;
+    n += typeof data === 'string' ? data.length : data instanceof Uint8Array ? data.byteLength : data instanceof ArrayBuffer ? data.byteLength : 64;
+  }
+  return n;
+}
+
 function hasSid(req: IncomingMessage): boolean {
   try {
     return Boolean(Object.fromEntries(new URL(req.url ?? '/', 'http://localhost').searchParams).sid);

@@ -1,6 +1,6 @@
 // `guru-agent`: the only file that reads argv and the environment, starts everything and traps signals.
 import { hostname, homedir, release, type } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseAgentArgs, type AgentArgs } from './cli/args.ts';
 import { AgentConnection } from './connection/agent-connection.ts';
 import { createLogger, redact, type Logger } from './log/logger.ts';
@@ -11,8 +11,15 @@ import { createFramePipeline } from './pipeline/frame-pipeline.ts';
 import { createSyntheticInput } from './input/synthetic-input.ts';
 import type { ScreenSource } from './capture/screen-source.ts';
 import type { InputSink } from './input/input-sink.ts';
+import { BUILD_FLAVOR } from './update/build-flavor.ts';
+import { TRUSTED_UPDATE_KEYS } from './update/trusted-keys.ts';
+import { createUpdater, loadUpdateTrust, type Updater } from './update/updater.ts';
 
-/** Exit codes: 0 stopped by a signal, 1 unexpected failure, 2 bad command line, 3 refused by the server. */
+/**
+ * Exit codes: 0 stopped by a signal, 1 unexpected failure, 2 bad command line, 3 refused by the
+ * server; with `--install-root`, 75 an update was applied and 76 an update was rolled back (the
+ * supervisor starts `<root>/current/…` again for both; docs/updates.md).
+ */
 export const EXIT = { ok: 0, failure: 1, usage: 2, refused: 3 } as const;
 
 const AGENT_VERSION = (() => {
@@ -43,10 +50,39 @@ async function openDevices(args: AgentArgs): Promise<{ source: ScreenSource; sin
       throw err;
     }
   }
-  return { source: createSyntheticSource({ width: args.width, height: args.height }), sink: createSyntheticInput() };
+  return { source: createSyntheticSource({ width: args.width, height: args.height, scene: args.scene }), sink: createSyntheticInput() };
+}
+
+/** With `--install-root`: recover from a failed update first thing; null when updates are off. */
+async function startUpdater(args: AgentArgs, log: Logger, stop: (code: number) => void): Promise<Updater | { exitCode: number } | null> {
+  if (!args.update || args.credential.kind !== 'key') return null;
+  const trust = loadUpdateTrust({ caFile: args.update.caFile, keysFile: args.update.keysFile, flavor: BUILD_FLAVOR, compiledKeys: TRUSTED_UPDATE_KEYS });
+  const updater = createUpdater({
+    root: args.update.root,
+    serverUrl: args.server,
+    agentKey: args.credential.key,
+    channel: args.update.channel,
+    intervalMs: args.update.intervalS * 1000,
+    currentVersion: AGENT_VERSION,
+    trustedKeys: trust.trustedKeys,
+    ca: trust.ca,
+    env: process.env,
+    logger: log,
+    requestExit: (code, why) => {
+      log.info('stopping', { reason: why, exitCode: code });
+      stop(code);
+    },
+  });
+  const start = await updater.start();
+  return start.kind === 'exit' ? { exitCode: start.exitCode } : updater;
 }
 
 async function run(args: AgentArgs, log: Logger): Promise<number> {
+  let finish!: (code: number) => void;
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+  const started = await startUpdater(args, log, (code) => finish(code));
+  if (started && 'exitCode' in started) return started.exitCode;
+  const updater = started;
   const state = await loadOrCreateState(args.stateFile);
   const { source, sink } = await openDevices(args);
   log.info('agent starting', {
@@ -62,6 +98,7 @@ async function run(args: AgentArgs, log: Logger): Promise<number> {
     iceOverride: args.iceServers !== null,
     iceTransportPolicy: args.iceTransportPolicy,
     iceTimeoutMs: args.iceTimeoutMs,
+    updates: args.update ? { root: args.update.root, channel: args.update.channel, intervalS: args.update.intervalS } : null,
   });
 
   const query: Record<string, string> = {
@@ -77,16 +114,16 @@ async function run(args: AgentArgs, log: Logger): Promise<number> {
   const os = displayText(`${type()} ${release()}`, 128);
   if (os) query.os = os;
 
-  let finish!: (code: number) => void;
-  const finished = new Promise<number>((resolve) => (finish = resolve));
-
   const connection: AgentConnection = new AgentConnection({
     serverUrl: args.server,
     query,
     credential: args.credential.kind,
     log: log.child({ component: 'connection' }),
     handlers: {
-      welcome: (w, resumed) => media.onWelcome(w, resumed),
+      welcome: (w, resumed) => {
+        media.onWelcome(w, resumed);
+        void updater?.onConnected();
+      },
       viewerJoined: (v) => media.onViewerJoined(v),
       viewerLeft: (id) => media.onViewerLeft(id),
       signal: (kind, msg) => media.onSignal(kind, msg),
@@ -119,19 +156,34 @@ async function run(args: AgentArgs, log: Logger): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // SIGUSR2: check for an update now (its default action would kill the agent).
+  process.on('SIGUSR2', () => {
+    if (updater) void updater.checkNow('SIGUSR2');
+    else log.info('update check requested, but self-updates are off (no --install-root)');
+  });
 
   media.start();
   connection.start();
   const code = await finished;
+  updater?.close();
   connection.close();
   media.close();
   await Promise.allSettled([source.close(), sink.close()]);
-  log.info('stopped', { code });
+  log.info('stopped', { exitCode: code });
   return code;
 }
 
 async function main(): Promise<void> {
-  const parsed = parseAgentArgs(process.argv.slice(2), { home: homedir(), hostname: hostname(), display: process.env.DISPLAY });
+  const parsed = parseAgentArgs(process.argv.slice(2), {
+    home: homedir(),
+    hostname: hostname(),
+    display: process.env.DISPLAY,
+    flavor: BUILD_FLAVOR,
+    agentKeyEnv: process.env.GURU_AGENT_KEY,
+    readSecretFile: (path) => ({ text: readFileSync(path, 'utf8'), mode: statSync(path).mode }),
+  });
+  // The key is in memory now; children (ffmpeg, xdotool) need not inherit it.
+  delete process.env.GURU_AGENT_KEY;
   if (parsed.kind === 'help') {
     process.stdout.write(parsed.text);
     process.exit(EXIT.ok);

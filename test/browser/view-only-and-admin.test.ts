@@ -16,6 +16,7 @@ let browser: Browser;
 let tech: Page;
 let admin: Page;
 let sessionId: string;
+let agentKey: string;
 const consoleWatch = new ConsoleWatch();
 
 /** A scripted keyed agent that connects once and leaves: an offline machine named `name`. */
@@ -34,6 +35,7 @@ beforeAll(async () => {
   server = await startAppServer();
   const adminToken = await login(server.url);
   const { key } = await createAgentKey(server.url, adminToken);
+  agentKey = key;
   agent = startAgentProcess({ server: server.url, key, args: ['--name', 'Front desk'] });
   sessionId = await agent.sessionId();
   await offlineMachine(server.url, adminToken, 'Old laptop');
@@ -126,6 +128,20 @@ describe('view-only technician and admin machine removal', () => {
     await admin.getByRole('heading', { name: 'Failed connections by address' }).waitFor();
     await admin.getByRole('link', { name: 'Blocked addresses' }).click();
     await admin.getByText('No address is blocked.').waitFor();
+    // Agent versions: the fleet by version, and an update the agent refused, in words, with its reason code.
+    const refused = await fetch(`${server.url}/api/agent/update-report`, {
+      method: 'POST',
+      headers: { authorization: `AgentKey ${agentKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ outcome: 'rejected', reason: 'bad_signature', platform: 'linux-x64', channel: 'stable', fromVersion: '0.1.0', runningVersion: '0.1.0', toVersion: '0.2.0', decidedAt: new Date().toISOString() }),
+    });
+    expect(refused.status).toBe(200);
+    await admin.getByRole('link', { name: 'Agent versions' }).click();
+    await admin.waitForURL(`${server.url}/admin/versions`);
+    await admin.getByTestId('version-table').locator('tr[data-version="0.1.0"]', { hasText: 'Front desk' }).waitFor();
+    await admin.getByTestId('rejection-table').locator('tr[data-reason="bad_signature"]', { hasText: 'Signature does not verify' }).waitFor();
+    await admin.getByTestId('rejection-reasons').getByText('1 time on 1 machine').waitFor();
+    await admin.getByTestId('applied-table').getByText('No applied updates.').waitFor();
+    await screenshot(admin, 'admin-agent-versions');
     expect(consoleWatch.errors).toEqual([]);
   });
 });

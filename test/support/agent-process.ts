@@ -34,19 +34,23 @@ export interface AgentProcessOptions {
   server: string;
   code?: string;
   key?: string;
+  /** Pass the key as `--key-file <path>` instead (takes precedence over `key`). */
+  keyFile?: string;
   /** Extra CLI arguments, e.g. `['--relay', 'force']`. */
   args?: string[];
   /** Default: a fresh temporary state file. */
   stateFile?: string;
   env?: Record<string, string>;
+  /** Node arguments that start the agent instead of `--import tsx agent/src/main.ts`, e.g. the launcher and its options ending with `--`. */
+  launch?: string[];
 }
 
 /** Arguments a small, fast synthetic agent gets unless the test overrides them. */
 export const SMALL_SYNTHETIC = ['--source', 'synthetic', '--size', '640x360', '--fps', '12', '--log-level', 'debug'];
 
-/** Spawns `node --import tsx agent/src/main.ts …`. */
-export function spawnAgentRaw(argv: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'agent/src/main.ts', ...argv], {
+/** Spawns `node --import tsx agent/src/main.ts …` (or `node <launch…> …`). */
+export function spawnAgentRaw(argv: string[], env: Record<string, string> = {}, launch = ['--import', 'tsx', 'agent/src/main.ts']): ChildProcess {
+  return spawn(process.execPath, [...launch, ...argv], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmpdir(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,8 +60,8 @@ export function spawnAgentRaw(argv: string[], env: Record<string, string> = {}):
 export function startAgentProcess(o: AgentProcessOptions): AgentProcess {
   const stateDir = o.stateFile ? null : mkdtempSync(join(tmpdir(), 'guru-agent-'));
   const stateFile = o.stateFile ?? join(stateDir!, 'agent-state.json');
-  const credential = o.key !== undefined ? ['--key', o.key] : ['--code', o.code ?? ''];
-  const child = spawnAgentRaw(['--server', o.server, ...credential, '--state-file', stateFile, ...SMALL_SYNTHETIC, ...(o.args ?? [])], o.env);
+  const credential = o.keyFile !== undefined ? ['--key-file', o.keyFile] : o.key !== undefined ? ['--key', o.key] : o.code !== undefined ? ['--code', o.code] : [];
+  const child = spawnAgentRaw(['--server', o.server, ...credential, '--state-file', stateFile, ...SMALL_SYNTHETIC, ...(o.args ?? [])], o.env, o.launch);
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `agent-${Date.now()}-${randomBytes(3).toString('hex')}.log`);
   const file = createWriteStream(logFile);

@@ -1,7 +1,7 @@
 import { readStamp, STAMP_HEIGHT_PX, STAMP_WIDTH_PX } from '@guruconnect/shared/codec';
 import { describe, expect, it } from 'vitest';
 import type { RawFrame } from './screen-source.ts';
-import { createSyntheticSource, syntheticChangedRegions, type SyntheticRegion } from './synthetic-source.ts';
+import { createSyntheticSource, OFFICE_FRAMES_PER_GLYPH, OFFICE_FRAMES_PER_SCROLL, syntheticChangedRegions, type SyntheticRegion } from './synthetic-source.ts';
 
 /** Pixels (x, y) where two RGBA frames differ, as 32-bit words. */
 function changedPixels(a: RawFrame, b: RawFrame): { x: number; y: number }[] {
@@ -39,6 +39,36 @@ describe('synthetic source', () => {
       previous = frame;
     }
     expect([...seen].sort()).toEqual(['moving-window', 'scroll', 'stamp', 'typing', 'video']);
+  });
+
+  it('office scene: types and scrolls at a human pace, with no video or moving window', async () => {
+    const [width, height] = [640, 480];
+    const source = createSyntheticSource({ width, height, scene: 'office', now: fixedClock(1_700_000_000_000) });
+    const desktop = createSyntheticSource({ width, height, now: () => 1_700_000_000_000 });
+    let previous = await source.capture();
+    const first = await desktop.capture();
+    // The same desktop, minus the moving window and the video.
+    expect(changedPixels(previous, first).length).toBeGreaterThan(0);
+    expect(changedPixels(previous, first).every((p) => p.y >= 240 || (p.x < STAMP_WIDTH_PX && p.y < STAMP_HEIGHT_PX))).toBe(true);
+    const frames = 2 * OFFICE_FRAMES_PER_SCROLL + 1;
+    const counts = new Map<string, number>();
+    let unchangedOutsideStamp = 0;
+    for (let seq = 1; seq < frames; seq++) {
+      const frame = await source.capture();
+      const regions = syntheticChangedRegions(seq, width, height, 'office');
+      for (const r of regions) counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
+      const changed = changedPixels(previous, frame);
+      expect(changed.filter((p) => !regions.some((r) => inside(p, r))).slice(0, 5), `seq ${seq}`).toEqual([]);
+      if (changed.every((p) => p.x < STAMP_WIDTH_PX && p.y < STAMP_HEIGHT_PX)) unchangedOutsideStamp++;
+      previous = frame;
+    }
+    expect(counts.get('stamp')).toBe(frames - 1);
+    expect(counts.get('typing')).toBe(Math.floor((frames - 1) / OFFICE_FRAMES_PER_GLYPH));
+    expect(counts.get('scroll')).toBe(2);
+    expect(counts.has('video') || counts.has('moving-window')).toBe(false);
+    // Most frames change nothing but the stamp (a glyph every 4th frame, a scroll every 30th).
+    expect(unchangedOutsideStamp).toBeGreaterThan((frames - 1) / 2);
+    expect(syntheticChangedRegions(OFFICE_FRAMES_PER_SCROLL, width, height, 'office').map((r) => r.name)).toContain('scroll');
   });
 
   it('announces the whole screen for frame 0', () => {

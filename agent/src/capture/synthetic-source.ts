@@ -9,6 +9,12 @@ import type { RawFrame, ScreenSource } from './screen-source.ts';
  * frame along the bottom, a "video" that changes completely every frame, and the shared stamp
  * (seq + capture time) at (0, 0).
  *
+ * The `office` scene is the same desktop at the pace of a person doing office work: no video and
+ * no moving window, one glyph typed every `OFFICE_FRAMES_PER_GLYPH` frames, and the log window
+ * scrolled by one mouse-wheel notch (`OFFICE_SCROLL_PX`, three text lines, in one step) every
+ * `OFFICE_FRAMES_PER_SCROLL` frames. At 30 fps: 7.5 characters/s (~90 words per minute) and one
+ * notch per second.
+ *
  * Rendering is incremental: one working buffer is updated in place with row `fill`s and
  * `copyWithin` (no per-pixel loop over the frame), then `capture()` returns a FRESH COPY
  * (`data` belongs to the caller and is never touched again), so a pipeline may keep it as its
@@ -18,6 +24,13 @@ import type { RawFrame, ScreenSource } from './screen-source.ts';
 export const GLYPHS_PER_FRAME = 3;
 export const SCROLL_PX_PER_FRAME = 2;
 export const MOVE_PX_PER_FRAME = 6;
+export const OFFICE_FRAMES_PER_GLYPH = 4;
+export const OFFICE_FRAMES_PER_SCROLL = 30;
+/** One mouse-wheel notch: three 18-px text lines. */
+export const OFFICE_SCROLL_PX = 54;
+/** `desktop`: everything moves every frame; `office`: typing and scrolling at a human pace. */
+export const SYNTHETIC_SCENES = ['desktop', 'office'] as const;
+export type SyntheticScene = (typeof SYNTHETIC_SCENES)[number];
 export const SYNTHETIC_MIN_WIDTH_PX = 320;
 export const SYNTHETIC_MIN_HEIGHT_PX = 240;
 
@@ -45,6 +58,8 @@ export interface SyntheticSourceOptions {
   height?: number;
   /** Clock for `captureTsMs` (ms since the epoch); default `Date.now`. */
   now?: () => number;
+  /** Default `desktop`. */
+  scene?: SyntheticScene;
 }
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('synthetic source assumes a little-endian host');
@@ -106,6 +121,16 @@ function movingX(layout: SceneLayout, seq: number): number {
   return layout.moving.minX + (t <= travel ? t : 2 * travel - t);
 }
 
+/** Glyphs typed in frames 1..`seq` (frame 0 is the initial screen). */
+function glyphsTyped(scene: SyntheticScene, seq: number): number {
+  return scene === 'office' ? Math.floor(seq / OFFICE_FRAMES_PER_GLYPH) : seq * GLYPHS_PER_FRAME;
+}
+
+/** How far the log document has scrolled at `seq`, in pixel rows. */
+function scrollOffset(scene: SyntheticScene, seq: number): number {
+  return scene === 'office' ? Math.floor(seq / OFFICE_FRAMES_PER_SCROLL) * OFFICE_SCROLL_PX : seq * SCROLL_PX_PER_FRAME;
+}
+
 function assertSize(width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < SYNTHETIC_MIN_WIDTH_PX || height < SYNTHETIC_MIN_HEIGHT_PX) {
     throw new RangeError(`synthetic screen must be at least ${SYNTHETIC_MIN_WIDTH_PX}×${SYNTHETIC_MIN_HEIGHT_PX}, got ${width}×${height}`);
@@ -116,24 +141,25 @@ function assertSize(width: number, height: number): void {
  * The regions whose pixels may differ between frame `seq − 1` and frame `seq` (for `seq` 0: the
  * whole screen). Every changed pixel lies inside one of them; `stamp` and `video` change every frame.
  */
-export function syntheticChangedRegions(seq: number, width = 1920, height = 1080): SyntheticRegion[] {
+export function syntheticChangedRegions(seq: number, width = 1920, height = 1080, scene: SyntheticScene = 'desktop'): SyntheticRegion[] {
   assertSize(width, height);
   if (seq === 0) return [{ name: 'screen', x: 0, y: 0, width, height }];
   const layout = sceneLayout(width, height);
   const regions: SyntheticRegion[] = [{ name: 'stamp', x: 0, y: 0, width: STAMP_WIDTH_PX, height: STAMP_HEIGHT_PX }];
 
   const page = layout.cols * layout.rows;
-  const first = (seq - 1) * GLYPHS_PER_FRAME;
-  const last = seq * GLYPHS_PER_FRAME - 1;
+  const first = glyphsTyped(scene, seq - 1);
+  const last = glyphsTyped(scene, seq) - 1;
   const pageCleared = Math.floor(last / page) > Math.floor(first / page) || (first > 0 && first % page === 0);
-  if (pageCleared) {
+  if (last >= first && pageCleared) {
     regions.push({ name: 'typing', ...layout.text });
-  } else {
+  } else if (last >= first) {
     const line0 = Math.floor((first % page) / layout.cols);
     const line1 = Math.floor((last % page) / layout.cols);
     regions.push({ name: 'typing', x: layout.text.x, y: layout.text.y + line0 * CELL_H, width: layout.text.width, height: (line1 - line0 + 1) * CELL_H });
   }
-  regions.push({ name: 'scroll', ...layout.scroll });
+  if (scrollOffset(scene, seq) !== scrollOffset(scene, seq - 1)) regions.push({ name: 'scroll', ...layout.scroll });
+  if (scene === 'office') return regions;
 
   const x0 = movingX(layout, seq - 1);
   const x1 = movingX(layout, seq);
@@ -147,7 +173,7 @@ export function syntheticChangedRegions(seq: number, width = 1920, height = 1080
 
 /** Creates the synthetic screen. `capture()` advances `seq` by one per call, starting at 0. */
 export function createSyntheticSource(options: SyntheticSourceOptions = {}): ScreenSource {
-  const { width = 1920, height = 1080, now = Date.now } = options;
+  const { width = 1920, height = 1080, now = Date.now, scene = 'desktop' } = options;
   assertSize(width, height);
   const layout = sceneLayout(width, height);
   const px = new Uint32Array(width * height);
@@ -234,6 +260,7 @@ export function createSyntheticSource(options: SyntheticSourceOptions = {}): Scr
     drawWindow(layout.typingWindow, rgb(40, 90, 170), WHITE);
     drawWindow(layout.scrollWindow, rgb(60, 60, 70), LOG_BG);
     for (let j = 0; j < layout.scroll.height; j++) drawLogRow(j, layout.scroll.y + j);
+    if (scene === 'office') return;
     drawMovingWindow(movingX(layout, 0));
     drawVideo(0);
   };
@@ -241,18 +268,23 @@ export function createSyntheticSource(options: SyntheticSourceOptions = {}): Scr
   /** Moves the scene from frame `n − 1` to frame `n`. */
   const advance = (n: number): void => {
     const page = layout.cols * layout.rows;
-    for (let k = (n - 1) * GLYPHS_PER_FRAME; k < n * GLYPHS_PER_FRAME; k++) {
+    for (let k = glyphsTyped(scene, n - 1); k < glyphsTyped(scene, n); k++) {
       const cell = k % page;
       if (cell === 0 && k > 0) fillRect(layout.text, WHITE);
       drawGlyph(layout.text.x + (cell % layout.cols) * CELL_W, layout.text.y + Math.floor(cell / layout.cols) * CELL_H, hash(k, 7), INK);
     }
 
     const { x, y, width: w, height: h } = layout.scroll;
-    for (let j = 0; j + SCROLL_PX_PER_FRAME < h; j++) {
-      const src = (y + j + SCROLL_PX_PER_FRAME) * width + x;
-      px.copyWithin((y + j) * width + x, src, src + w);
+    const offset = scrollOffset(scene, n);
+    const step = offset - scrollOffset(scene, n - 1);
+    if (step > 0) {
+      for (let j = 0; j + step < h; j++) {
+        const src = (y + j + step) * width + x;
+        px.copyWithin((y + j) * width + x, src, src + w);
+      }
+      for (let j = Math.max(0, h - step); j < h; j++) drawLogRow(offset + j, y + j);
     }
-    for (let j = Math.max(0, h - SCROLL_PX_PER_FRAME); j < h; j++) drawLogRow(n * SCROLL_PX_PER_FRAME + j, y + j);
+    if (scene === 'office') return;
 
     const before = movingX(layout, n - 1);
     const after = movingX(layout, n);

@@ -5,6 +5,7 @@
 //   <root>/state.json                { lastAppliedIssuedAt } — the replay high-water mark
 //   <root>/pending.json              an applied but unconfirmed update (rollback record)
 //   <root>/update-reports.json       reports not yet delivered to the server
+//   <root>/launcher-rollback.json    the launcher switched back a version that never reached recovery
 //   <root>/downloads/                packages being downloaded (same file system, so rename works)
 //
 // `current` is only ever replaced by rename(2) of a fresh symlink over it, which is atomic:
@@ -21,6 +22,7 @@ export const installPaths = (root: string) => ({
   state: join(root, 'state.json'),
   pending: join(root, 'pending.json'),
   outbox: join(root, 'update-reports.json'),
+  launcherRollback: join(root, 'launcher-rollback.json'),
   downloads: join(root, 'downloads'),
 });
 

@@ -252,5 +252,17 @@ export const agentVersionsSchema = z.object({
       clientIp: z.string().nullable(),
     }),
   ),
+  /** Recent `agent_update_applied` audit events (updates confirmed by the new version), newest first. */
+  applied: z.array(
+    z.object({
+      at: isoDateSchema,
+      machineId: uuidSchema.nullable(),
+      machineName: z.string().nullable(),
+      fromVersion: z.string().nullable(),
+      toVersion: z.string().nullable(),
+      /** The release key that signed the manifest. */
+      signedBy: z.string().nullable(),
+    }),
+  ),
 });
 export type AgentVersions = z.infer<typeof agentVersionsSchema>;

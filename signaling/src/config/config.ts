@@ -135,6 +135,7 @@ const envSchema = z
     CLUSTER_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('guruconnect'),
     METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional().or(z.literal('').transform(() => undefined)),
     UPDATE_MANIFEST_DIR: z.string().optional().transform((v) => (v ? v : undefined)),
+    UPDATE_MANIFEST_RESCAN_S: int(30, 0, 3600),
     NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().or(z.literal('').transform(() => undefined)),
   })
   .superRefine((env, ctx) => {

@@ -46,7 +46,7 @@ function byVersion(machines: MachineRecord[]): AgentVersions['versions'] {
  * - `GET /api/agent/update` (agent key): the signed manifest for a platform and channel, as signed.
  * - `POST /api/agent/update-report` (per-machine agent key): audit an update decision and record
  *   the version the machine now runs.
- * - `GET /api/agent/versions` (admin): versions in the fleet, what is published, recent rejections.
+ * - `GET /api/agent/versions` (admin): versions in the fleet, what is published, recent rejections and applied updates.
  *
  * The agent-key routes are declared `public` to the route table (which knows only login levels)
  * and authenticate the agent key themselves, before reading any input.
@@ -126,10 +126,11 @@ export function updateRoutes(app: FastifyInstance, env: RouteEnv, d: UpdateRoute
         auth: 'admin',
         query: agentVersionsQuerySchema,
         handler: async ({ query }): Promise<AgentVersions> => {
-          const [machines, published, rows] = await Promise.all([
+          const [machines, published, rows, appliedRows] = await Promise.all([
             d.machines.listLive(),
             d.catalog.published(),
             d.auditStore.list(auditQuerySchema.parse({ type: 'agent_update_rejected', limit: query.limit })),
+            d.auditStore.list(auditQuerySchema.parse({ type: 'agent_update_applied', limit: query.limit })),
           ]);
           return {
             versions: byVersion(machines),
@@ -143,6 +144,14 @@ export function updateRoutes(app: FastifyInstance, env: RouteEnv, d: UpdateRoute
               toVersion: str(r.details.toVersion),
               detail: str(r.details.detail),
               clientIp: r.clientIp,
+            })),
+            applied: appliedRows.map((r) => ({
+              at: r.createdAt.toISOString(),
+              machineId: str(r.details.machineId),
+              machineName: str(r.details.machineName),
+              fromVersion: str(r.details.fromVersion),
+              toVersion: str(r.details.toVersion),
+              signedBy: str(r.details.signedBy),
             })),
           };
         },

@@ -368,8 +368,10 @@ describe.each(databaseKinds())('agent update routes (%s)', (kind) => {
       expect((await get('/api/agent/versions', `AgentKey ${agent.key}`)).statusCode).toBe(401);
     });
 
-    it('shows which machines run which version, what is published, and recent rejections with reasons', async () => {
+    it('shows which machines run which version, what is published, recent rejections with reasons and applied updates', async () => {
       const a = await newAgentKey('versions-pc');
+      const applied: UpdateReport = { outcome: 'applied', platform: 'linux-x64', channel: 'stable', fromVersion: '0.9.0', toVersion: '1.0.0', runningVersion: '1.0.0', issuedAt: T(11), signingKeyId: 'ed25519-0123456789abcdef', decidedAt: T(12) };
+      await report(applied, `AgentKey ${a.key}`, '203.0.113.77');
       await report({ outcome: 'rejected', reason: 'downgrade', platform: 'linux-x64', channel: 'stable', fromVersion: '1.0.0', runningVersion: '1.0.0', toVersion: '0.9.0', decidedAt: T(13) }, `AgentKey ${a.key}`, '203.0.113.77');
       const r = await get('/api/agent/versions?limit=5', `Bearer ${adminToken}`);
       expect(r.statusCode).toBe(200);
@@ -385,6 +387,14 @@ describe.each(databaseKinds())('agent update routes (%s)', (kind) => {
       );
       expect(body.rejections.length).toBeLessThanOrEqual(5);
       expect(body.rejections[0]).toEqual({ at: expect.any(String), machineId: a.machineId, machineName: 'versions-pc', reason: 'downgrade', fromVersion: '1.0.0', toVersion: '0.9.0', detail: null, clientIp: '203.0.113.77' });
+      expect(body.applied[0]).toEqual({
+        at: expect.any(String),
+        machineId: a.machineId,
+        machineName: 'versions-pc',
+        fromVersion: applied.fromVersion,
+        toVersion: applied.toVersion,
+        signedBy: applied.signingKeyId,
+      });
     });
   });
 });

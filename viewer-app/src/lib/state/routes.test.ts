@@ -14,6 +14,7 @@ const rows: Array<[string, Route]> = [
   ['/admin', { name: 'admin', tab: 'users' }],
   ['/admin/keys', { name: 'admin', tab: 'keys' }],
   ['/admin/blocked', { name: 'admin', tab: 'blocked' }],
+  ['/admin/versions', { name: 'admin', tab: 'versions' }],
   ['/admin/secrets', { name: 'not-found' }],
   ['/join/123456', { name: 'join', code: '123456' }],
   ['/join/12345678901234567', { name: 'not-found' }],

@@ -1,6 +1,6 @@
 /** The app's pages and how a location path maps to them (pure, no DOM). */
 
-export const ADMIN_TABS = ['users', 'keys', 'machines', 'audit', 'failed', 'blocked'] as const;
+export const ADMIN_TABS = ['users', 'keys', 'machines', 'versions', 'audit', 'failed', 'blocked'] as const;
 export type AdminTab = (typeof ADMIN_TABS)[number];
 
 /** Every page of the app, parsed from the location's path. */

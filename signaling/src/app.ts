@@ -101,7 +101,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     trustProxy: false,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    forceCloseConnections: true,
+    // On close, idle keep-alive connections go at once; a request in flight is answered first
+    // (bounded by SHUTDOWN_TIMEOUT_MS in main.ts), and new ones get 503 with `Connection: close`.
+    forceCloseConnections: 'idle',
     return503OnClosing: true,
     logController: new LogController({ disableRequestLogging: config.LOG_LEVEL !== 'debug' && config.LOG_LEVEL !== 'trace' }),
   }) as unknown as FastifyInstance;
@@ -219,7 +221,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     joinLookupsPerMin: 30,
   });
   updateRoutes(http, env, {
-    catalog: new UpdateCatalog({ dir: config.UPDATE_MANIFEST_DIR, logger }),
+    catalog: new UpdateCatalog({ dir: config.UPDATE_MANIFEST_DIR, logger, rescanIntervalMs: config.UPDATE_MANIFEST_RESCAN_S * 1000 }),
     agentKeys: services.agentKeys,
     audit: services.audit,
     ipBlocker: services.ipBlocker,

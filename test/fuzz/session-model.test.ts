@@ -7,22 +7,27 @@
 //   - no orphans: a session the registry shows online is online in the database, and a session the
 //     database says is online has a live agent in the registry;
 //   - every viewer the registry holds is attached to a session that is still live.
-// A smaller property restarts the server. FUZZ_RUNS sets the number of command sequences.
+// A smaller property restarts the server. FUZZ_RUNS sets the number of command sequences; under
+// `npm run verify` the budgets of the two properties are set apart (targets `session-model` and
+// `session-restarts`), since a restart costs as much as dozens of sequences.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Socket } from 'socket.io-client';
 import { ADMIN_PASSWORD, api, loginAs, startTestServer, type TestServer } from '../../signaling/src/testing/test-server.ts';
 import { agentQuery, closed, connect, connectKeyedAgent, connectViewer, createAgentKey, next } from '../../signaling/src/testing/clients.ts';
-import { eventually, fuzzRuns, sleep } from '../security/harness.ts';
+import { eventually, fuzzBudget, fuzzRuns, sleep } from '../security/harness.ts';
 
 const RUNS = fuzzRuns(10);
+const RESTART_RUNS = fuzzBudget('session-restarts') ?? Math.max(1, Math.ceil(RUNS / 10));
 const POOL = 3;
 
 let s: TestServer;
 let admin: string;
 
 interface PoolAgent {
-  key: string;
+  name: string;
+  /** Created on the first connect (most sequences never touch every agent of the pool). */
+  key: string | null;
   machineId: string | null;
   /** Sessions this agent was welcomed into, latest last. */
   sessions: string[];
@@ -38,11 +43,21 @@ type Real = Record<string, never>;
 const prisma = () => s.tdb.db.prisma;
 const registry = () => s.app.services.registry;
 const live = (x: Socket) => x.connected;
+/** Machines of the running sequence: earlier sequences' machines are offline and untouched since. */
+let sequenceMachines: string[] = [];
+
+async function keyOf(a: PoolAgent): Promise<string> {
+  a.key ??= (await createAgentKey(s, admin, a.name)).key;
+  return a.key;
+}
 
 /** Every invariant, as a list of violations (empty when all hold). */
 async function violations(): Promise<string[]> {
   const out: string[] = [];
-  const rows = await prisma().session.findMany({ where: { kind: 'unattended' } });
+  // Scoped so each check costs the same at sequence 10,000 as at sequence 1: every online session, the
+  // running sequence's machines, and the sessions viewers hold.
+  const viewerSessions = [...new Set([...registry().viewers.values()].map((v) => v.sessionId))];
+  const rows = await prisma().session.findMany({ where: { kind: 'unattended', OR: [{ status: 'online' }, { machineId: { in: sequenceMachines } }, { id: { in: viewerSessions } }] } });
   const byId = new Map(rows.map((r) => [r.id, r]));
   const perMachine = new Map<string, string[]>();
   for (const r of rows) if (r.machineId && !r.removedAt && (r.status === 'online' || r.status === 'offline')) perMachine.set(r.machineId, [...(perMachine.get(r.machineId) ?? []), r.id]);
@@ -69,7 +84,7 @@ async function expectInvariants(step: string): Promise<void> {
   expect(last, `after ${step}`).toEqual([]);
 }
 
-const waitGone = (socketId: string | undefined) => eventually(() => !socketId || (!registry().agents.has(socketId) && !registry().viewers.has(socketId)), 3000);
+const waitGone = (socketId: string | undefined) => eventually(() => !socketId || (!registry().agents.has(socketId) && !registry().viewers.has(socketId)), 3000, 5);
 
 // ---- commands ---------------------------------------------------------------------------------------
 
@@ -79,8 +94,9 @@ class ConnectAgent implements fc.AsyncCommand<Model, Real> {
   async run(m: Model): Promise<void> {
     const a = m.agents[this.i]!;
     const old = a.sockets.filter(live);
-    const c = await connectKeyedAgent(s, a.key);
+    const c = await connectKeyedAgent(s, await keyOf(a));
     a.machineId = c.welcome.machineId;
+    sequenceMachines.push(c.welcome.machineId);
     a.sessions.push(c.welcome.sessionId);
     // A lingering old socket of the same machine is superseded.
     await Promise.all(old.map((x) => closed(x, 3000)));
@@ -97,7 +113,8 @@ class RaceConnect implements fc.AsyncCommand<Model, Real> {
   async run(m: Model): Promise<void> {
     const a = m.agents[this.i]!;
     const old = a.sockets.filter(live);
-    const both = await Promise.allSettled([connect(s.url, 'agent', agentQuery({ api_key: a.key })), connect(s.url, 'agent', agentQuery({ api_key: a.key }))]);
+    const key = await keyOf(a);
+    const both = await Promise.allSettled([connect(s.url, 'agent', agentQuery({ api_key: key })), connect(s.url, 'agent', agentQuery({ api_key: key }))]);
     const sockets = both.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     await Promise.all(old.map((x) => closed(x, 3000)));
     // Exactly one of the racers stays; it is welcomed.
@@ -105,6 +122,7 @@ class RaceConnect implements fc.AsyncCommand<Model, Real> {
     const winner = sockets.find(live)!;
     const w = await next(winner, 'session:welcome');
     a.machineId = w.machineId;
+    sequenceMachines.push(w.machineId);
     a.sessions.push(w.sessionId);
     a.sockets = [winner];
     await expectInvariants(this.toString());
@@ -202,7 +220,7 @@ class RemoveMachine implements fc.AsyncCommand<Model, Real> {
     a.removed = true;
     m.viewers = m.viewers.filter((v) => !mine.has(v.sessionId));
     // Its key is revoked with it.
-    await expect(connect(s.url, 'agent', agentQuery({ api_key: a.key }))).rejects.toThrow();
+    await expect(connect(s.url, 'agent', agentQuery({ api_key: a.key! }))).rejects.toThrow();
     await expectInvariants(this.toString());
   }
   toString = () => `remove-machine(${this.i})`;
@@ -238,7 +256,8 @@ describe('session lifecycle model', () => {
       fc.asyncProperty(commands, async (cmds) => {
         run++;
         const agents: PoolAgent[] = [];
-        for (let i = 0; i < POOL; i++) agents.push({ key: (await createAgentKey(s, admin, `model-${run}-${i}`)).key, machineId: null, sessions: [], sockets: [], removed: false });
+        for (let i = 0; i < POOL; i++) agents.push({ name: `model-${run}-${i}`, key: null, machineId: null, sessions: [], sockets: [], removed: false });
+        sequenceMachines = [];
         const model: Model = { agents, viewers: [] };
         try {
           await fc.asyncModelRun(() => ({ model, real: {} }), cmds);
@@ -259,6 +278,7 @@ describe('server restarts', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.record({ connected: fc.boolean(), watched: fc.boolean() }), { minLength: 1, maxLength: POOL }), fc.boolean(), async (plan, withSupport) => {
         const agents = await Promise.all(plan.map(async (p, i) => ({ ...p, ...(await connectKeyedAgent(s, (await createAgentKey(s, admin, `restart-${i}-${Date.now()}`)).key)) })));
+        sequenceMachines = agents.map((a) => a.welcome.machineId);
         for (const a of agents) {
           if (a.watched) await connectViewer(s, admin, a.welcome.sessionId);
           if (!a.connected) a.socket.close();
@@ -287,7 +307,7 @@ describe('server restarts', () => {
         }
         await expectInvariants('reconnect after restart');
       }),
-      { numRuns: Math.max(1, Math.ceil(RUNS / 10)) },
+      { numRuns: RESTART_RUNS },
     );
   });
 });

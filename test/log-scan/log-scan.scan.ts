@@ -13,6 +13,7 @@ const PATTERNS: Array<[string, RegExp]> = [
   ['console ticket', /gct_[A-Za-z0-9_-]{40,}/],
   ['Authorization header', /"authorization":"(?!\[Redacted\])/i],
   ['support code in a query string', /support_code=\d{6}/],
+  ['support code in a URL path', /\/(?:join|support-codes)\/\d{6}(?![0-9])/],
 ];
 
 describe('logs of the whole test run', () => {

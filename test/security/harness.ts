@@ -6,8 +6,12 @@ import { connect as netConnect, type Socket as NetSocket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { basename } from 'node:path';
+import fc from 'fast-check';
+import { expect } from 'vitest';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION } from '@guruconnect/shared/limits';
+import { figuresDir, recordFigures } from '../support/figures.ts';
 
 export type PlaneName = 'agent' | 'viewer' | 'console';
 
@@ -356,8 +360,77 @@ export function watchProcessFaults(): { readonly rejections: unknown[]; readonly
   };
 }
 
-/** How many inputs a fuzz property tries: FUZZ_RUNS (set by `npm run fuzz -- --runs N`) or the default. */
-export function fuzzRuns(defaultRuns: number): number {
+/** The fuzz target a test file is: its file name without `.test.ts` (`codec`, `session-model`, …). */
+function currentTarget(): string {
+  const path = expect.getState().testPath ?? 'unknown';
+  return basename(path).replace(/\.test\.[cm]?[jt]s$/, '');
+}
+
+/**
+ * The per-target budget `npm run verify` hands down in FUZZ_BUDGET (`{"codec": 80000, …}`: inputs
+ * per property of that target), or undefined.
+ */
+export function fuzzBudget(target = currentTarget()): number | undefined {
+  let budget: unknown;
+  try {
+    budget = JSON.parse(process.env.FUZZ_BUDGET ?? '{}');
+  } catch {
+    throw new Error('FUZZ_BUDGET must be a JSON object of target → runs');
+  }
+  const n = (budget as Record<string, unknown>)[target];
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * How many inputs a fuzz property tries: verify's per-target budget (FUZZ_BUDGET), else FUZZ_RUNS
+ * (`npm run fuzz -- --runs N`), else the default. Under verify it also starts counting: see
+ * `countFuzzRuns`.
+ */
+export function fuzzRuns(defaultRuns: number, target = currentTarget()): number {
+  countFuzzRuns();
+  const fromBudget = fuzzBudget(target);
+  if (fromBudget) return fromBudget;
   const n = Number(process.env.FUZZ_RUNS);
   return Number.isInteger(n) && n > 0 ? n : defaultRuns;
+}
+
+export interface FuzzPropertyCount {
+  property: string;
+  /** Inputs the property actually ran (fast-check's `numRuns`, the failing one included), shrinking aside. */
+  runs: number;
+  skips: number;
+  shrinks: number;
+  failed: boolean;
+  interrupted: boolean;
+}
+
+let counting = false;
+/**
+ * Under `npm run verify` (VERIFY_FIGURES_DIR set): a fast-check reporter counts what every property
+ * of this test file really ran and records it as figures `fuzz-<file>`; it throws on failure exactly
+ * as fast-check's default reporter does. Idempotent; a no-op in a normal test run.
+ */
+export function countFuzzRuns(): void {
+  if (counting || !figuresDir()) return;
+  counting = true;
+  const target = currentTarget();
+  const properties: FuzzPropertyCount[] = [];
+  const record = (d: fc.RunDetails<unknown>) => {
+    const property = expect.getState().currentTestName ?? 'unknown';
+    properties.push({ property, runs: d.numRuns, skips: d.numSkips, shrinks: d.numShrinks, failed: d.failed, interrupted: d.interrupted });
+    recordFigures(`fuzz-${target}`, {
+      target,
+      inputs: properties.reduce((n, p) => n + p.runs, 0),
+      failures: properties.filter((p) => p.failed).length,
+      properties,
+    });
+  };
+  fc.configureGlobal({
+    ...fc.readConfigureGlobal(),
+    // One reporter for sync and async properties (fast-check refuses both options at once).
+    reporter(d) {
+      record(d);
+      if (d.failed) throw new Error(fc.defaultReportMessage(d), { cause: d.errorInstance });
+    },
+  });
 }

@@ -1,7 +1,8 @@
 // Test-only: the real signaling server as a separate process (`node --import tsx signaling/src/main.ts`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,12 +21,18 @@ export interface ServerProcess {
   readonly port: number;
   readonly pid: number;
   readonly logFile: string;
+  /** Everything the process wrote to stdout and stderr (in the log folder, so the log scan reads it too). */
+  readonly stdioFile: string;
   /** Resident set size of the server process in KiB (`VmRSS` from `/proc/<pid>/status`). */
   rssKiB(): number;
   /** Everything the server logged so far. */
   readLog(): string;
   /** Stop and start again on the same port and database, as after a crash or a deploy. */
   restart(): Promise<void>;
+  /** Send `sig` (e.g. SIGKILL for a crash) and wait until the process is gone; `start()` brings it back. */
+  kill(sig: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Start again after `kill` on the same port, database and data directory. */
+  start(): Promise<void>;
   /** SIGTERM, then SIGKILL if it has not exited in time; removes the data directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -34,6 +41,21 @@ export interface ServerProcessOptions {
   /** Extra environment (e.g. `RELAY_POLICY`, `RELAY_QUEUE_MAX_BYTES`). */
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /** Serve HTTPS with this certificate (`TLS_CERT_FILE`/`TLS_KEY_FILE`); `caPem` is trusted by the readiness probe only. */
+  tls?: { certFile: string; keyFile: string; caPem: string };
+}
+
+/** `GET /readyz` answers 200; over HTTPS, trusting only `caPem`. */
+function probeReady(url: string, caPem: string | undefined): Promise<boolean> {
+  if (!caPem) return fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+  return new Promise((resolve) => {
+    const req = httpsGet(`${url}/readyz`, { ca: caPem, rejectUnauthorized: true, timeout: 5000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+  });
 }
 
 export function freePort(): Promise<number> {
@@ -73,7 +95,8 @@ export async function startServerProcess(opts: ServerProcessOptions = {}): Promi
   const dataDir = mkdtempSync(join(tmpdir(), 'guru-e2e-'));
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `server-proc-${Date.now()}-${randomBytes(3).toString('hex')}.log`);
-  const url = `http://127.0.0.1:${port}`;
+  const stdioFile = logFile.replace(/\.log$/, '-stdio.log');
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   let output = '';
   const spawnServer = async (): Promise<ChildProcess> => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'signaling/src/main.ts'], {
@@ -92,11 +115,17 @@ export async function startServerProcess(opts: ServerProcessOptions = {}): Promi
         BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
         LOG_LEVEL: 'debug',
         LOG_FILE: logFile,
+        ...(opts.tls ? { TLS_CERT_FILE: opts.tls.certFile, TLS_KEY_FILE: opts.tls.keyFile } : {}),
         ...opts.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (b: Buffer) => {
+      try {
+        appendFileSync(stdioFile, b);
+      } catch {
+        // The log folder was emptied under us (another run's global setup); the tail in `output` remains.
+      }
       output = (output + b.toString()).slice(-8000);
     };
     child.stdout!.on('data', keep);
@@ -105,12 +134,7 @@ export async function startServerProcess(opts: ServerProcessOptions = {}): Promi
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 45_000);
     for (;;) {
       if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output}`);
-      try {
-        const res = await fetch(`${url}/readyz`);
-        if (res.ok) return child;
-      } catch {
-        // not listening yet
-      }
+      if (await probeReady(url, opts.tls?.caPem)) return child;
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
         throw new Error(`server not ready in time: ${output}`);
@@ -134,6 +158,7 @@ export async function startServerProcess(opts: ServerProcessOptions = {}): Promi
       return child.pid!;
     },
     logFile,
+    stdioFile,
     rssKiB: () => readRssKiB(child.pid!),
     readLog: () => {
       try {
@@ -144,6 +169,19 @@ export async function startServerProcess(opts: ServerProcessOptions = {}): Promi
     },
     async restart() {
       await stopChild(child);
+      child = await spawnServer();
+    },
+    async kill(sig) {
+      const c = child;
+      if (c.exitCode === null && c.signalCode === null) {
+        const gone = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+        c.kill(sig);
+        await gone;
+      }
+      return { code: c.exitCode, signal: c.signalCode };
+    },
+    async start() {
+      if (child.exitCode === null && child.signalCode === null) throw new Error('server is still running');
       child = await spawnServer();
     },
     stop: () =>

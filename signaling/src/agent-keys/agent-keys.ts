@@ -10,12 +10,17 @@ export const AGENT_KEY_PREFIX = 'cak_';
 const KEY_PATTERN = /^cak_[A-Za-z0-9_-]{43,128}$/;
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
+const SHARED_KEY_WARN_INTERVAL_MS = 60_000;
+
 /** The identity an agent key resolves to. `shared` is the deprecated AGENT_API_KEY. */
 export type AgentKeyIdentity = { kind: 'key'; keyId: string; machineId: string | null; name: string } | { kind: 'shared' };
 
 /** Revocable per-machine agent keys: `cak_` + 32 CSPRNG bytes, stored as SHA-256 only. */
 export class AgentKeys {
   readonly #sharedDigest: Buffer | null;
+  /** The deprecation warning is logged once a minute with a count, not once per handshake. */
+  #sharedUses = 0;
+  #sharedWarnedAt = -Infinity;
 
   constructor(private readonly d: { store: AgentKeyStore; audit: AuditLog; events: SecurityEvents; logger: Logger; sharedKey?: string; now?: () => number }) {
     this.#sharedDigest = d.sharedKey ? sha256(d.sharedKey) : null;
@@ -58,7 +63,13 @@ export class AgentKeys {
     if (typeof presented !== 'string' || presented.length > 256) return null;
     const digest = sha256(presented);
     if (this.#sharedDigest && timingSafeEqual(digest, this.#sharedDigest)) {
-      this.d.logger.warn('deprecated shared AGENT_API_KEY used; issue per-machine agent keys instead');
+      this.#sharedUses++;
+      const now = (this.d.now ?? Date.now)();
+      if (now - this.#sharedWarnedAt >= SHARED_KEY_WARN_INTERVAL_MS) {
+        this.d.logger.warn({ uses: this.#sharedUses }, 'deprecated shared AGENT_API_KEY used; issue per-machine agent keys instead');
+        this.#sharedWarnedAt = now;
+        this.#sharedUses = 0;
+      }
       return { kind: 'shared' };
     }
     if (!KEY_PATTERN.test(presented)) return null;
@@ -78,7 +89,7 @@ export class AgentKeys {
     return this.d.store.list();
   }
 
-  bindMachine(keyId: string, machineId: string): Promise<void> {
+  bindMachine(keyId: string, machineId: string): Promise<string | null> {
     return this.d.store.bindMachine(keyId, machineId);
   }
 }

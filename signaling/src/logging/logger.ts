@@ -38,11 +38,15 @@ export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => {
   return [key, `*${dot}`, `*.*${dot}`];
 });
 
-/** Remove the query string (it carries handshake credentials) from a URL for logging. */
+/** Path segments that are secrets: the support code in `/api/join/:code`, `/join/:code`, `/api/support-codes/:code/…`. */
+const SECRET_PATH_SEGMENT = /(\/(?:api\/)?join\/|\/api\/support-codes\/)[^/?#]+/g;
+
+/** Remove the query string (it carries handshake credentials) and secret path segments from a URL for logging. */
 export function redactUrl(url: string | undefined): string | undefined {
   if (!url) return url;
   const i = url.indexOf('?');
-  return i === -1 ? url : `${url.slice(0, i)}?[Redacted]`;
+  const path = (i === -1 ? url : url.slice(0, i)).replace(SECRET_PATH_SEGMENT, '$1[Redacted]');
+  return i === -1 ? path : `${path}?[Redacted]`;
 }
 
 export interface LoggerOptions {

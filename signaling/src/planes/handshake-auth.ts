@@ -31,6 +31,8 @@ export interface AgentIdentity {
   machineId: string;
   supportCode: SupportCodeRecord | null;
   credential: 'key' | 'shared_key' | 'support_code';
+  /** The machine row was written (created or upserted with this handshake's name/os/version) while authenticating. */
+  machineWritten: boolean;
 }
 
 export interface ViewerIdentity {
@@ -128,21 +130,32 @@ export async function authenticateAgent(query: Record<string, string>, d: Handsh
     if (!key) throw invalidKey();
     if (key.kind === 'key') {
       let machineId = key.machineId;
+      let machineWritten = false;
       if (machineId) {
         const machine = await d.machines.findById(machineId);
         if (!machine || machine.removedAt) {
           throw new HandshakeRefusal('ERR_AGENT_MACHINE_UNRESOLVED', 'The machine of this key cannot be resolved', { audit: 'connection_rejected_unresolved_machine', countsAsFailure: false });
         }
       } else {
-        machineId = (await d.machines.create({ ...meta, keyed: true }, at)).id;
-        await d.agentKeys.bindMachine(key.keyId, machineId);
+        const created = (await d.machines.create({ ...meta, keyed: true }, at)).id;
+        const bound = await d.agentKeys.bindMachine(key.keyId, created);
+        if (bound === created) {
+          machineId = created;
+          machineWritten = true;
+        } else {
+          // Another first handshake of this key bound its machine a moment earlier: join that one
+          // (the session service then lets the later connection supersede the earlier).
+          await d.machines.discard(created);
+          if (!bound) throw invalidKey();
+          machineId = bound;
+        }
       }
-      return { plane: 'agent', query: q, agentId: `key:${key.keyId}`, keyId: key.keyId, effectiveUid: null, machineId, supportCode: null, credential: 'key' };
+      return { plane: 'agent', query: q, agentId: `key:${key.keyId}`, keyId: key.keyId, effectiveUid: null, machineId, supportCode: null, credential: 'key', machineWritten };
     }
     // Deprecated shared key: un-keyed, identified by its uid.
     if (!q.machine_uid) throw new HandshakeRefusal('ERR_VALIDATION', 'machine_uid is required with the shared agent key', { audit: 'connection_rejected_no_auth' });
     const machine = await resolveUnkeyed(q, meta, at, d);
-    return { plane: 'agent', query: q, agentId: q.agent_id, keyId: null, effectiveUid: q.machine_uid, machineId: machine, supportCode: null, credential: 'shared_key' };
+    return { plane: 'agent', query: q, agentId: q.agent_id, keyId: null, effectiveUid: q.machine_uid, machineId: machine, supportCode: null, credential: 'shared_key', machineWritten: true };
   }
 
   const code = q.support_code!;
@@ -155,7 +168,7 @@ export async function authenticateAgent(query: Record<string, string>, d: Handsh
     throw new HandshakeRefusal(why.code, 'This support code cannot be used', { audit: why.audit });
   }
   const machineId = await resolveUnkeyed(q, meta, at, d);
-  return { plane: 'agent', query: q, agentId: q.agent_id, keyId: null, effectiveUid: q.machine_uid ?? null, machineId, supportCode: claimed, credential: 'support_code' };
+  return { plane: 'agent', query: q, agentId: q.agent_id, keyId: null, effectiveUid: q.machine_uid ?? null, machineId, supportCode: claimed, credential: 'support_code', machineWritten: true };
 }
 
 /** Un-keyed agents upsert by uid; a uid that is live elsewhere is refused (a collision can deny, never hijack). */

@@ -16,6 +16,10 @@ import type { ViewerTransport } from '../relay/relay-hub.ts';
 import { authenticateAgent, authenticateConsole, authenticateViewer, type HandshakeDeps, type Plane, type PlaneIdentity } from './handshake-auth.ts';
 import { HandshakeRefusal, readQuery, refuseRequest, refuseUpgrade } from './refusal.ts';
 
+/** Refusals of one blocked address are audited at most this often. */
+const BLOCKED_AUDIT_INTERVAL_MS = 60_000;
+const BLOCKED_AUDIT_MAX_ADDRESSES = 10_000;
+
 export const PLANE_PATHS: Record<Plane, string> = { agent: '/ws/agent', viewer: '/ws/viewer', console: '/ws/console' };
 
 /** What the handshake check leaves on the request for the connection handler. */
@@ -98,11 +102,31 @@ export function createPlanes(d: PlanesDeps): Planes {
     });
   }
 
+  /**
+   * A blocked address is refused without touching the database: its refusals are audited at most
+   * once a minute per address (with how many went unaudited since), so a flood from a blocked
+   * address can neither fill the audit table nor starve legitimate handshakes of connections.
+   */
+  const blockedAudits = new Map<string, { at: number; suppressed: number }>();
+  const auditBlocked = (ip: string): { audit: 'connection_rejected_blocked_ip' | null; details?: Record<string, unknown> } => {
+    const now = (d.handshake.now ?? Date.now)();
+    const last = blockedAudits.get(ip);
+    if (last && now - last.at < BLOCKED_AUDIT_INTERVAL_MS) {
+      last.suppressed++;
+      return { audit: null };
+    }
+    blockedAudits.delete(ip);
+    blockedAudits.set(ip, { at: now, suppressed: 0 });
+    // Bounded: the oldest entry goes first (a Map iterates in insertion order).
+    if (blockedAudits.size > BLOCKED_AUDIT_MAX_ADDRESSES) blockedAudits.delete(blockedAudits.keys().next().value!);
+    return { audit: 'connection_rejected_blocked_ip', details: { unauditedSinceLast: last?.suppressed ?? 0 } };
+  };
+
   async function admit(plane: Plane, req: IncomingMessage): Promise<{ identity: PlaneIdentity; ip: string }> {
     const ip = d.clientIp(req);
     try {
       const blockedS = d.ipBlocker.blockedForS(ip);
-      if (blockedS > 0) throw new HandshakeRefusal('ERR_AUTH_IP_BLOCKED', 'Too many failures from your address', { audit: 'connection_rejected_blocked_ip', countsAsFailure: false, retryAfterS: blockedS });
+      if (blockedS > 0) throw new HandshakeRefusal('ERR_AUTH_IP_BLOCKED', 'Too many failures from your address', { ...auditBlocked(ip), countsAsFailure: false, retryAfterS: blockedS });
       const query = readQuery(req);
       if (!query) throw new HandshakeRefusal('ERR_VALIDATION', 'Malformed handshake query', { audit: 'connection_rejected_no_auth' });
       const identity =
@@ -237,6 +261,8 @@ export function createPlanes(d: PlanesDeps): Planes {
     handleUpgrade,
     async close() {
       for (const plane of Object.keys(io) as Plane[]) {
+        // Every client hears why (agents reconnect later, to this node's successor).
+        for (const socket of io[plane].sockets.sockets.values()) socket.emit('server:disconnect', { reason: 'server_shutdown' });
         io[plane].disconnectSockets(true);
         engines[plane].close();
       }

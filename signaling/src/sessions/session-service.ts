@@ -33,6 +33,8 @@ export interface SessionServiceDeps {
 /** The session lifecycle: agents and viewers coming and going, removal and the reaper. */
 export class SessionService {
   readonly #d: SessionServiceDeps;
+  /** Per machine: the tail of the attach chain, so one machine's handshakes attach one at a time. */
+  readonly #attaching = new Map<string, Promise<unknown>>();
 
   constructor(d: SessionServiceDeps) {
     this.#d = d;
@@ -67,10 +69,25 @@ export class SessionService {
     // held from here on, synchronously, so the later one is denied — a collision never supersedes.
     if (uid && !this.#d.registry.reserveUid(uid, socketId)) throw new AppError('ERR_AGENT_UID_IN_USE', 'Another agent is connected with this machine id');
     try {
-      return await this.#attachAgent(id, socketId, ip);
+      // Two handshakes of one keyed machine (a reconnect racing its own retry) must not both pass
+      // the "previous connection?" check while the other is still in the database: each attach of
+      // a machine waits for the one before it, and the later one then supersedes the earlier.
+      return await this.#oneAtATime(id.machineId, () => this.#attachAgent(id, socketId, ip));
     } catch (err) {
       if (uid) this.#d.registry.releaseUid(uid, socketId);
       throw err;
+    }
+  }
+
+  async #oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const before = this.#attaching.get(key) ?? Promise.resolve();
+    const mine = before.then(run, run);
+    const tail = mine.catch(() => undefined);
+    this.#attaching.set(key, tail);
+    try {
+      return await mine;
+    } finally {
+      if (this.#attaching.get(key) === tail) this.#attaching.delete(key);
     }
   }
 

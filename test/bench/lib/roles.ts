@@ -12,9 +12,9 @@ export interface Role {
   stop(): Promise<void>;
 }
 
-/** Run `roles/<name>.ts` as a separate process, talking JSON over IPC. */
-export function startRole(name: string, args: Record<string, unknown>): Role {
-  const file = fileURLToPath(new URL(`../roles/${name}.ts`, import.meta.url));
+/** Run `roles/<name>.ts` (or the module at a `file:` URL) as a separate process, talking JSON over IPC. */
+export function startRole(name: string | URL, args: Record<string, unknown>): Role {
+  const file = name instanceof URL ? fileURLToPath(name) : fileURLToPath(new URL(`../roles/${name}.ts`, import.meta.url));
   const child = fork(file, [JSON.stringify(args)], { execArgv: ['--import', TSX], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const inbox: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
@@ -30,7 +30,7 @@ export function startRole(name: string, args: Record<string, unknown>): Role {
         const look = () => {
           const i = inbox.findIndex((m) => m.type === type);
           if (i === -1) {
-            if (child.exitCode !== null) {
+            if (child.exitCode !== null || child.signalCode !== null) {
               clearTimeout(timer);
               reject(new Error(`role ${name} exited (${child.exitCode}) before ${type}`));
               return;
@@ -49,7 +49,7 @@ export function startRole(name: string, args: Record<string, unknown>): Role {
       child.send(msg);
     },
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const done = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 3000);

@@ -22,7 +22,8 @@ export interface AgentKeyStore {
   revoke(id: string, at: Date): Promise<boolean>;
   /** Revoke every key bound to a machine; returns the ids newly revoked. */
   revokeForMachine(machineId: string, at: Date): Promise<string[]>;
-  bindMachine(id: string, machineId: string): Promise<void>;
+  /** Binds an unbound key to `machineId`; returns the machine the key is bound to now (the first binder wins), null when the key is gone. */
+  bindMachine(id: string, machineId: string): Promise<string | null>;
   touch(id: string, at: Date): Promise<void>;
 }
 
@@ -51,7 +52,9 @@ export function prismaAgentKeyStore(prisma: PrismaClient): AgentKeyStore {
       });
     },
     async bindMachine(id, machineId) {
-      await prisma.agentKey.updateMany({ where: { id, machineId: null }, data: { machineId } });
+      // Conditional in the database: of two first handshakes racing, exactly one binds.
+      if ((await prisma.agentKey.updateMany({ where: { id, machineId: null }, data: { machineId } })).count === 1) return machineId;
+      return (await prisma.agentKey.findUnique({ where: { id }, select: { machineId: true } }))?.machineId ?? null;
     },
     async touch(id, at) {
       await prisma.agentKey.updateMany({ where: { id }, data: { lastUsedAt: at } });

@@ -29,6 +29,8 @@ export interface MachineStore {
   touch(id: string, meta: MachineMeta | null, at: Date): Promise<void>;
   /** Soft delete; true when this call removed it. */
   markRemoved(id: string, at: Date): Promise<boolean>;
+  /** Hard delete of a row nothing refers to yet (a handshake's machine that lost a race). */
+  discard(id: string): Promise<void>;
   listLive(): Promise<MachineRecord[]>;
 }
 
@@ -91,6 +93,9 @@ export function prismaMachineStore(prisma: PrismaClient): MachineStore {
     },
     async markRemoved(id, at) {
       return (await prisma.machine.updateMany({ where: { id, removedAt: null }, data: { removedAt: at } })).count === 1;
+    },
+    async discard(id) {
+      await prisma.machine.deleteMany({ where: { id } });
     },
     listLive: () => prisma.machine.findMany({ where: { removedAt: null }, orderBy: { name: 'asc' } }),
   };

@@ -57,7 +57,8 @@ describe('PostgreSQL restarted during traffic', () => {
       expect((await api(server.url, 'GET', '/healthz')).status).toBe(200);
       // A login needs the database: it fails cleanly (an error status, never a hang or a crash).
       const failed = await api(server.url, 'POST', '/api/auth/login', { body: { username: ADMIN_USER, password: ADMIN_PASSWORD } });
-      expect(failed.status).toBeGreaterThanOrEqual(500);
+      expect(failed.status).toBe(503);
+      expect(failed.body.error.code).toBe('ERR_DB_UNAVAILABLE');
       expect(failed.body.error.code).toEqual(expect.any(String));
 
       await pgi.start();

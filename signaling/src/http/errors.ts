@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toErrorBody } from '@guruconnect/shared/errors';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 
 /** Map anything thrown by a route to `{ error: { code, message } }` with the code's status. */
 export function installErrorHandling(app: FastifyInstance): void {
@@ -7,6 +8,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     const appErr = toAppError(err);
     if (appErr.code === 'ERR_INTERNAL') {
       req.log.error({ err }, 'unhandled error in request');
+    } else if (appErr.code === 'ERR_DB_UNAVAILABLE') {
+      req.log.warn({ code: appErr.code }, 'database unavailable');
     } else {
       req.log.debug({ code: appErr.code }, 'request refused');
     }
@@ -46,5 +49,7 @@ export function toAppError(err: unknown): AppError {
       break;
   }
   if (fe.statusCode === 400 || err instanceof SyntaxError) return new AppError('ERR_VALIDATION', 'Malformed request');
+  // The database restarting is an outage to wait out, not a server bug: 503 with Retry-After.
+  if (isDatabaseUnavailable(err)) return new AppError('ERR_DB_UNAVAILABLE', 'The database is unavailable; try again shortly', { retryAfterS: 5 });
   return new AppError('ERR_INTERNAL', 'Internal error');
 }

@@ -63,7 +63,7 @@ afterAll(async () => {
         `an attacker guesses from one IP address and always waits out the ${defaults.BLOCK_COOLOFF_S} s block (cool-off ≥ window, so every burst gets the full threshold)`,
         'wrong codes on /ws/agent, GET /api/join/:code and failed logins share one failure counter per address, so these are the attempts across all of them',
         `each live code stays live for the whole day (codes last ${SUPPORT_CODE_TTL_DEFAULT_MIN} min by default, so this overstates the odds of any one code)`,
-        'there is no server-wide guess limit: N addresses get N times the attempts; IPv6 addresses are counted one by one (not per /64)',
+        'there is no server-wide guess limit: N addresses get N times the attempts; an IPv6 client is counted (and blocked) by its /64, so rotating addresses inside one subscriber network does not help',
       ].join('; '),
     });
   }

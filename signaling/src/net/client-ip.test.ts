@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeIp, parseTrustedProxies, resolveClientIp } from './client-ip.ts';
+import { abuseKey, normalizeIp, parseTrustedProxies, resolveClientIp } from './client-ip.ts';
 
 const trusted = parseTrustedProxies(['10.0.0.1', '10.1.0.0/16', 'fd00::/8']);
 const none = parseTrustedProxies([]);
@@ -33,5 +33,22 @@ describe('normalizeIp', () => {
     ['', undefined],
   ])('normalises %j to %j', (raw, expected) => {
     expect(normalizeIp(raw)).toBe(expected);
+  });
+});
+
+describe('abuseKey', () => {
+  it.each([
+    ['198.51.100.7', '198.51.100.7'],
+    ['::ffff:198.51.100.7', '198.51.100.7'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['[2001:db8:1:2::9]', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2::/64', '2001:db8:1:2::/64'],
+    ['2001:DB8:1:2:0:0:0:0/64', '2001:db8:1:2::/64'],
+  ])('%s → %s', (raw, key) => {
+    expect(abuseKey(raw)).toBe(key);
+  });
+
+  it.each([['not an ip'], ['198.51.100.7/64'], ['2001:db8::/48'], [''], [undefined]])('refuses %s', (raw) => {
+    expect(abuseKey(raw)).toBeUndefined();
   });
 });

@@ -19,6 +19,22 @@ export function normalizeIp(raw: string | undefined): string | undefined {
   return addr.toString();
 }
 
+/**
+ * The key that abuse counters and blocks use for a client address: the address itself for IPv4,
+ * its /64 network for IPv6 (`2001:db8:1:2::/64`). One subscriber usually holds a whole /64, so
+ * counting IPv6 addresses one by one would give a guesser 2^64 fresh addresses. A key that is
+ * already a /64 (an operator unblocking one) is returned as is.
+ */
+export function abuseKey(raw: string | undefined): string | undefined {
+  const m = raw?.trim().match(/^(.*)\/64$/);
+  const norm = normalizeIp(m ? m[1] : raw);
+  if (!norm) return undefined;
+  const addr = ipaddr.parse(norm);
+  if (addr.kind() === 'ipv4') return m ? undefined : norm;
+  const parts = (addr as ipaddr.IPv6).parts.slice(0, 4).concat([0, 0, 0, 0]);
+  return `${new ipaddr.IPv6(parts).toString()}/64`;
+}
+
 export function parseTrustedProxies(entries: readonly string[]): TrustedProxies {
   const ranges: Range[] = entries.map((entry) => {
     if (entry.includes('/')) return ipaddr.parseCIDR(entry);

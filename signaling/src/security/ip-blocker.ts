@@ -3,7 +3,7 @@ import type { LimiterFactory } from './limiter-factory.ts';
 import type { BlockedIpRecord, BlockedIpStore } from '../db/stores/blocked-ip-store.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Logger } from '../logging/logger.ts';
-import { normalizeIp } from '../net/client-ip.ts';
+import { abuseKey } from '../net/client-ip.ts';
 
 export interface IpBlockerOptions {
   threshold: number;
@@ -14,8 +14,8 @@ export interface IpBlockerOptions {
 }
 
 /**
- * Blocks an IP after more than `threshold` failed logins or refused connections within
- * `windowS`. Blocks are durable (they survive a restart) and checked from memory before
+ * Blocks an IP (an IPv6 client: its /64, see `abuseKey`) after more than `threshold` failed
+ * logins or refused connections within `windowS`. Blocks are durable (they survive a restart) and checked from memory before
  * any password or key work.
  */
 export class IpBlocker {
@@ -43,7 +43,7 @@ export class IpBlocker {
 
   /** Seconds until the block ends, or 0 when the IP is not blocked. */
   blockedForS(ip: string): number {
-    const key = normalizeIp(ip) ?? ip;
+    const key = abuseKey(ip) ?? ip;
     const b = this.#blocked.get(key);
     if (!b) return 0;
     const left = b.expiresAt.getTime() - this.#opts.now();
@@ -56,7 +56,7 @@ export class IpBlocker {
 
   /** Count one failure for an IP; blocks it when the threshold is exceeded. */
   async recordFailure(ip: string | null | undefined, kind: string): Promise<void> {
-    const key = normalizeIp(ip ?? undefined);
+    const key = abuseKey(ip ?? undefined);
     if (!key || this.blockedForS(key) > 0) return;
     try {
       await this.#failures.consume(key);
@@ -82,7 +82,7 @@ export class IpBlocker {
   }
 
   async unblock(ip: string): Promise<boolean> {
-    const key = normalizeIp(ip) ?? ip;
+    const key = abuseKey(ip) ?? ip;
     const had = this.#blocked.delete(key);
     for (const l of this.listeners) l({ kind: 'unblock', ip: key });
     await this.#failures.delete(key);

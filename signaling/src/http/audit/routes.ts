@@ -5,7 +5,7 @@ import { AUDIT_EVENT_TYPES, auditQuerySchema, failedConnectionsQuerySchema, type
 import type { AuditStore } from '../../db/stores/audit-store.ts';
 import type { IpBlocker } from '../../security/ip-blocker.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
-import { normalizeIp } from '../../net/client-ip.ts';
+import { abuseKey, normalizeIp } from '../../net/client-ip.ts';
 import { defineRoutes, route, type RouteEnv } from '../route.ts';
 
 /** Event types that count as failed attempts in the brute-force view. */
@@ -63,7 +63,8 @@ export function auditRoutes(app: FastifyInstance, env: RouteEnv, d: { store: Aud
           } catch {
             throw new AppError('ERR_VALIDATION', 'Invalid params: ip');
           }
-          const target = normalizeIp(decoded);
+          // An address or an IPv6 /64 as listed; an IPv6 address unblocks its /64 (blocks are per /64).
+          const target = abuseKey(decoded);
           if (!target) throw new AppError('ERR_VALIDATION', 'Invalid params: ip');
           if (!(await d.ipBlocker.unblock(target))) throw new AppError('ERR_IP_NOT_BLOCKED', 'That address is not blocked');
           await d.audit.record({ type: 'ip_unblocked', actorUserId: principal.userId, actor: principal.username, target, clientIp: ip });

@@ -120,6 +120,22 @@ describe('automatic IP blocking', () => {
     expect(again.body.error.code).toBe('ERR_IP_NOT_BLOCKED');
   });
 
+  it('counts an IPv6 client by its /64: rotating addresses inside it does not escape the block', async () => {
+    // Four failures from four addresses of one /64 (a subscriber's own network) cross the threshold of 3.
+    for (let i = 1; i <= 4; i++) expect((await attempt(`2001:db8:5:6::${i.toString(16)}`)).status).toBe(401);
+    const r = await attempt('2001:db8:5:6:ffff:1:2:3', ADMIN_PASSWORD);
+    expect(r.status).toBe(429);
+    expect(r.body.error.code).toBe('ERR_AUTH_IP_BLOCKED');
+    // The neighbouring /64 is someone else.
+    expect((await attempt('2001:db8:5:7::1', ADMIN_PASSWORD)).status).toBe(200);
+    const list = await api(s.url, 'GET', '/api/blocked-ips', { token: admin });
+    expect(list.body.blocked.map((b: { ip: string }) => b.ip)).toContain('2001:db8:5:6::/64');
+    // An admin unblocks it by any address inside it (or by the /64 as listed).
+    expect((await api(s.url, 'DELETE', `/api/blocked-ips/${encodeURIComponent('2001:db8:5:6::99')}`, { token: admin })).status).toBe(200);
+    expect((await attempt('2001:db8:5:6::1', ADMIN_PASSWORD)).status).toBe(200);
+    expect((await api(s.url, 'DELETE', `/api/blocked-ips/${encodeURIComponent('2001:db8:5:6::/64')}`, { token: admin })).body.error.code).toBe('ERR_IP_NOT_BLOCKED');
+  });
+
   it('paginates the audit log with a cursor and filters by ip', async () => {
     const p1 = await api(s.url, 'GET', '/api/audit?limit=2', { token: admin });
     expect(p1.body.events).toHaveLength(2);

@@ -10,6 +10,7 @@ import type { Registry } from '../../sessions/registry.ts';
 import type { SupportCodes } from '../../support-codes/support-codes.ts';
 import type { SessionService } from '../../sessions/session-service.ts';
 import { defineRoutes, route, type RouteEnv } from '../route.ts';
+import { abuseKey } from '../../net/client-ip.ts';
 
 export function supportCodeRoutes(
   app: FastifyInstance,
@@ -58,7 +59,7 @@ export function supportCodeRoutes(
           const blocked = d.ipBlocker.blockedForS(ip);
           if (blocked > 0) throw new AppError('ERR_AUTH_IP_BLOCKED', 'Too many failures from your address', { retryAfterS: blocked });
           try {
-            await joinLimiter.consume(ip);
+            await joinLimiter.consume(abuseKey(ip) ?? ip);
           } catch (res) {
             throw new AppError('ERR_RATE_LIMITED', 'Too many lookups', { retryAfterS: ((res as { msBeforeNext?: number }).msBeforeNext ?? 60_000) / 1000 });
           }

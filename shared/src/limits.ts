@@ -59,6 +59,13 @@ export const CHAT_TEXT_MAX_BYTES = 4 * 1024;
 /** Relay input throttle per viewer. */
 export const RELAY_INPUT_RATE_PER_S = 200;
 export const RELAY_INPUT_BURST = 400;
+/**
+ * Relay credit: a viewer that acknowledges relayed frames (`relay:ack`) has at most this many
+ * frames sent to it and not yet acknowledged, and at most this many more queued at the server
+ * (older ones are dropped and a keyframe is asked for). A slow viewer then sees recent frames
+ * instead of a backlog held in socket buffers the server cannot see.
+ */
+export const RELAY_ACK_WINDOW_FRAMES = 3;
 
 /** Bulk machine removal accepts 1..this many ids. */
 export const BULK_REMOVE_MAX_IDS = 500;

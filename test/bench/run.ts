@@ -4,20 +4,29 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import type { Metric } from './lib/metric.ts';
 import { writeReport } from './lib/report.ts';
-import { relayGoodput, relayInputLatency, type CaseOptions } from './cases/relay.ts';
+import { relayGoodput, type CaseOptions } from './cases/relay.ts';
+import { inputLatency } from './cases/input.ts';
+import { relaySessions } from './cases/relay-sessions.ts';
+import { stopSharedGcServers } from './lib/gc-setup.ts';
 import { p2pGoodput } from './cases/p2p.ts';
 import { diffCost, encodeEfficiency } from './cases/pipeline.ts';
 import { agentsPerProcess } from './cases/scale.ts';
 import { clusterScaling } from './cases/cluster.ts';
+import { bandwidth, g2gLatency, slowViewer, stopMediaServer, ttff } from './cases/media.ts';
 
 export const CASES: Record<string, (o: CaseOptions) => Promise<Metric[]>> = {
   relay_goodput: relayGoodput,
-  input_latency_relay: relayInputLatency,
+  input_latency: inputLatency, // input_latency_p2p and input_latency_relay
+  relay_sessions: relaySessions,
   p2p_goodput: p2pGoodput,
   diff_cost: diffCost,
   encode_efficiency: encodeEfficiency,
   agents_per_process: agentsPerProcess,
   cluster: clusterScaling,
+  g2g_latency: g2gLatency, // and `fps`
+  bandwidth,
+  ttff,
+  slow_viewer: slowViewer,
 };
 
 export async function runBench(o: { quick: boolean; only?: string[]; out: string }): Promise<Metric[]> {
@@ -33,6 +42,8 @@ export async function runBench(o: { quick: boolean; only?: string[]; out: string
       metrics.push({ name, value: NaN, unit: 'error', target: 'ran', pass: false, reps: 0, spread: 0, details: { error: String(err).slice(0, 200) } });
     }
   }
+  await stopMediaServer();
+  await stopSharedGcServers();
   const relay = metrics.find((m) => m.name === 'relay_goodput')?.details?.relayMBps;
   const p2p = metrics.find((m) => m.name === 'p2p_goodput')?.details?.p2pMBps;
   if (typeof relay === 'number' && typeof p2p === 'number') {

@@ -71,6 +71,7 @@ const EVENTS: Record<PlaneName, Record<string, string>> = {
     'chat:send': 'a viewer with the chat permission',
     'relay:input': 'a viewer with control, throttled',
     'keyframe:request': 'a viewer, to its session’s agent',
+    'relay:ack': 'a viewer, about frames relayed to itself (flow control, no reply)',
   },
   console: {
     'console:ping': 'any signed-in user with a console ticket',

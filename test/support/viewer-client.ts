@@ -6,7 +6,7 @@
 import wrtc from '@roamhq/wrtc';
 import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
-import { decodeFrame, FrameReassembler, peekMessageType, readStamp, type Frame, type StampValue } from '@guruconnect/shared/codec';
+import { decodeFrame, FrameReassembler, peekMessageType, readChunkHeader, readStamp, type Frame, type StampValue } from '@guruconnect/shared/codec';
 import { PROTOCOL_VERSION } from '@guruconnect/shared/limits';
 import { DATA_CHANNEL_LABELS, viewerWelcomeSchema, type DataChannelMessage, type IceServer, type InputMessage, type MediaPath } from '@guruconnect/shared/protocol';
 
@@ -30,6 +30,8 @@ export interface ViewerClientOptions {
   maxFramesPerS?: number;
   /** Decode rects into the framebuffer (default true). Off: only headers and the stamp rect are checked. */
   decode?: boolean;
+  /** A technician's access token from an earlier login: `join` skips the login (as the web app, already signed in). */
+  accessToken?: string;
 }
 
 export interface FrameEvent {
@@ -168,7 +170,7 @@ export class ViewerClient {
 
   /** Log in, mint a viewer token, connect `/ws/viewer` and wait for the welcome. */
   static async join(o: ViewerClientOptions): Promise<ViewerClient> {
-    const login = (await http(o.baseUrl, 'POST', '/api/auth/login', { username: o.username, password: o.password })) as { token: string };
+    const login = o.accessToken ? { token: o.accessToken } : ((await http(o.baseUrl, 'POST', '/api/auth/login', { username: o.username, password: o.password })) as { token: string });
     const vt = (await http(o.baseUrl, 'POST', `/api/sessions/${o.sessionId}/viewer-token`, {}, login.token)) as { token: string };
     const socket = io(o.baseUrl, {
       path: '/ws/viewer',
@@ -348,9 +350,11 @@ export class ViewerClient {
   /** Reassemble synchronously in arrival order (one reassembler per stream); decode in a queue. */
   #onBytes(bytes: Uint8Array, path: MediaPath): void {
     let whole: Uint8Array | null;
+    let frameId = 0;
     try {
       const type = peekMessageType(bytes);
       if (type !== 'chunk') return; // cursor updates: not rendered here
+      frameId = readChunkHeader(bytes).frameId;
       whole = this.#reassemblers[path].push(bytes);
     } catch {
       this.stats.codecErrors++;
@@ -366,9 +370,15 @@ export class ViewerClient {
       this.#needKeyframe = true;
       return;
     }
-    this.#work = this.#work.then(() => this.#apply(frameBytes, path, receivedAtMs)).catch(() => {
-      this.stats.decodeErrors++;
-    });
+    this.#work = this.#work
+      .then(() => this.#apply(frameBytes, path, receivedAtMs))
+      .catch(() => {
+        this.stats.decodeErrors++;
+      })
+      // Relay flow control, as the web app does: the server sends more once this frame is done.
+      .then(() => {
+        if (path === 'relay' && this.socket.connected) this.socket.emit('relay:ack', { frameId });
+      });
   }
 
   #needKeyframe = false;
@@ -418,7 +428,10 @@ export class ViewerClient {
       if (!frame.keyframe) this.stats.deltasWithoutBase++;
     }
     if (this.o.decode !== false) {
-      for (const rect of frame.rects) await this.#blit(rect);
+      // All rects of a frame decode at once (sharp works on the libuv pool, as a browser decodes
+      // images off its main thread); they are drawn in order.
+      const pixels = await Promise.all(frame.rects.map((rect) => this.#decodeRect(rect)));
+      frame.rects.forEach((rect, i) => this.#blit(rect, pixels[i]!));
     }
     this.stats.frames++;
     if (frame.keyframe) this.stats.keyframes++;
@@ -433,18 +446,19 @@ export class ViewerClient {
     for (const cb of this.#listeners) cb(event);
   }
 
-  async #blit(rect: Frame['rects'][number]): Promise<void> {
-    let pixels: Uint8Array;
-    if (rect.codec === 'raw') {
-      pixels = rect.data;
-    } else {
-      const { data, info } = await sharp(rect.data).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-      if (info.width !== rect.width || info.height !== rect.height || info.channels !== 4) {
-        this.stats.decodeErrors++;
-        return;
-      }
-      pixels = data;
+  /** The rect's RGBA pixels; null (counted as a decode error) when the image does not match its header. */
+  async #decodeRect(rect: Frame['rects'][number]): Promise<Uint8Array | null> {
+    if (rect.codec === 'raw') return rect.data;
+    const { data, info } = await sharp(rect.data).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    if (info.width !== rect.width || info.height !== rect.height || info.channels !== 4) {
+      this.stats.decodeErrors++;
+      return null;
     }
+    return data;
+  }
+
+  #blit(rect: Frame['rects'][number], pixels: Uint8Array | null): void {
+    if (!pixels) return;
     const fb = this.framebuffer!;
     const stride = this.width * 4;
     const rowBytes = rect.width * 4;

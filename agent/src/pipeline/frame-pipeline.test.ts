@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { RawFrame } from '../capture/screen-source.ts';
 import { createSyntheticSource } from '../capture/synthetic-source.ts';
-import { createFramePipeline, splitRect } from './frame-pipeline.ts';
+import { createFramePipeline, PIPELINE_MAX_RECTS, splitRect } from './frame-pipeline.ts';
 import type { EncodedUpdate } from './types.ts';
 
 function rawFrame(width: number, height: number, seq: number, data?: Uint8Array): RawFrame {
@@ -119,6 +119,22 @@ describe('frame pipeline', () => {
       expect(readStamp(framebuffer, 1920, 1080)).toEqual({ seq: raw.seq, captureTsMs: raw.captureTsMs });
       expect(meanAbsError(framebuffer, raw.data)).toBeLessThan(3);
     }
+  });
+
+  it('merges a busy desktop into a few rects (each one an encode and a decode) for about the same bytes', async () => {
+    const run = async (maxRects?: number) => {
+      const source = createSyntheticSource({ width: 1920, height: 1080, now: () => 0 });
+      const pipeline = createFramePipeline({ quality: 70, ...(maxRects ? { maxRects } : {}) });
+      await pipeline.encode(await source.capture(), { keyframe: true });
+      const updates: EncodedUpdate[] = [];
+      for (let i = 0; i < 4; i++) updates.push((await pipeline.encode(await source.capture(), { keyframe: false }))!);
+      return { rects: updates.map((u) => u.rects), bytes: updates.reduce((n, u) => n + u.bytes, 0) };
+    };
+    const merged = await run();
+    const fine = await run(32);
+    expect(Math.max(...merged.rects)).toBeLessThanOrEqual(PIPELINE_MAX_RECTS);
+    expect(Math.min(...fine.rects)).toBeGreaterThan(PIPELINE_MAX_RECTS);
+    expect(merged.bytes).toBeLessThan(fine.bytes * 1.05);
   });
 
   it('is byte-exact when lossless', async () => {

@@ -2,7 +2,7 @@ import { chunkFrame, encodeFrame, FRAME_HEADER_BYTES, RECT_HEADER_BYTES, type Fr
 import { FRAME_CHUNK_MAX_BYTES, FRAME_MAX_BYTES, FRAME_MAX_RECTS } from '@guruconnect/shared/limits';
 import sharp from 'sharp';
 import type { RawFrame } from '../capture/screen-source.ts';
-import { DEFAULT_MAX_RECTS, DEFAULT_TILE_SIZE_PX, findDirtyTiles, mergeDirtyTiles, type PixelRect } from './dirty-tiles.ts';
+import { DEFAULT_TILE_SIZE_PX, findDirtyTiles, mergeDirtyTiles, type PixelRect } from './dirty-tiles.ts';
 import type { EncodedUpdate, FramePipeline, PipelineOptions } from './types.ts';
 
 /**
@@ -11,6 +11,14 @@ import type { EncodedUpdate, FramePipeline, PipelineOptions } from './types.ts';
  * fits in one frame. Bigger dirty rects are cut into bands, which also lets them encode in parallel.
  */
 export const RECT_MAX_PIXELS = 512 * 1024;
+/**
+ * Default cap on merged dirty rects per update. Every rect is one sharp encode at the agent and one
+ * decode at the viewer, each with a fixed cost (~1 ms of libvips pipeline set-up) whatever its
+ * size, while merging nearby rects wastes little: on the 1080p synthetic desktop (15 rects per
+ * update with a cap of 32), a cap of 8 cut agent encode CPU by ~30% and viewer decode CPU by
+ * ~40% per frame for +0% bytes (`npm run bench -- --only g2g_latency`; bench/README.md).
+ */
+export const PIPELINE_MAX_RECTS = 8;
 /** Default number of rects encoded at once (sharp runs them on the libuv thread pool). */
 export const DEFAULT_ENCODE_CONCURRENCY = 4;
 /** Cut lines of split rects fall on multiples of this (the JPEG 4:2:0 MCU), relative to the rect. */
@@ -20,7 +28,7 @@ const PNG_COMPRESSION_LEVEL = 3;
 
 /** Settings of `createFramePipeline`: the shared `PipelineOptions` plus tuning knobs. */
 export interface FramePipelineOptions extends PipelineOptions {
-  /** Most merged dirty rects per update before splitting (default `DEFAULT_MAX_RECTS`). */
+  /** Most merged dirty rects per update before splitting (default `PIPELINE_MAX_RECTS`). */
   maxRects?: number;
   /** Rect encodes in flight at once (default `DEFAULT_ENCODE_CONCURRENCY`). */
   concurrency?: number;
@@ -112,7 +120,7 @@ export function createFramePipeline(options: FramePipelineOptions): FramePipelin
     quality,
     lossless = false,
     tileSize = DEFAULT_TILE_SIZE_PX,
-    maxRects = DEFAULT_MAX_RECTS,
+    maxRects = PIPELINE_MAX_RECTS,
     concurrency = DEFAULT_ENCODE_CONCURRENCY,
     maxChunkBytes = FRAME_CHUNK_MAX_BYTES,
   } = options;

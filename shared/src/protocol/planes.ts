@@ -136,6 +136,8 @@ export const viewerClientEvents = {
   'chat:send': chatSendSchema,
   'relay:input': relayInputSchema,
   'keyframe:request': z.object({}).passthrough(),
+  /** A relayed frame was received and decoded (flow control; see RELAY_ACK_WINDOW_FRAMES). */
+  'relay:ack': z.object({ frameId: z.number().int().min(0).max(0xffff_ffff) }).strict(),
 } as const;
 
 /** Events a console sends (none besides acks today). */

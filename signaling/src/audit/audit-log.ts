@@ -29,12 +29,28 @@ function cleanDetails(details: Record<string, unknown>, depth = 0): Record<strin
   return out;
 }
 
-/** Writes audit events. Never throws: a failed write is logged and the caller carries on. */
+/** Most events written in one statement. */
+const MAX_BATCH = 200;
+
+interface Pending {
+  entry: AuditEntry;
+  done: () => void;
+}
+
+/**
+ * Writes audit events. Never throws: a failed write is logged and the caller carries on.
+ * `record` resolves once its event is stored. Events recorded while a write is in flight (a burst
+ * of handshakes) are written together in one multi-row insert when the store supports it (group
+ * commit); if that insert fails, each event of the batch is retried alone, so one bad row cannot
+ * lose the others.
+ */
 export class AuditLog {
   readonly #store: AuditStore;
   readonly #logger: Logger;
   /** Called after every successful write (metrics, IP blocking). */
   readonly listeners: Array<(entry: AuditEntry) => void> = [];
+  readonly #queue: Pending[] = [];
+  #writing = false;
 
   constructor(store: AuditStore, logger: Logger) {
     this.#store = store;
@@ -48,12 +64,51 @@ export class AuditLog {
       target: entry.target === undefined || entry.target === null ? null : storable(entry.target.slice(0, MAX_STRING)),
       details: cleanDetails(entry.details ?? {}),
     };
+    if (!this.#store.insertMany) return this.#writeOne(safe);
+    await new Promise<void>((done) => {
+      this.#queue.push({ entry: safe, done });
+      if (!this.#writing) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      // Events recorded in the same synchronous turn join the first batch (no timer: fake clocks stay safe).
+      await Promise.resolve();
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, MAX_BATCH);
+        let stored = false;
+        if (batch.length > 1) {
+          try {
+            await this.#store.insertMany!(batch.map((p) => p.entry));
+            stored = true;
+          } catch (err) {
+            this.#logger.warn({ err, events: batch.length }, 'audit batch write failed; writing events one by one');
+          }
+        }
+        for (const p of batch) {
+          if (stored) this.#notify(p.entry);
+          else await this.#writeOne(p.entry);
+          p.done();
+        }
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #writeOne(safe: AuditEntry): Promise<void> {
     try {
       await this.#store.insert(safe);
     } catch (err) {
-      this.#logger.error({ err, auditType: entry.type }, 'audit write failed');
+      this.#logger.error({ err, auditType: safe.type }, 'audit write failed');
       return;
     }
+    this.#notify(safe);
+  }
+
+  #notify(safe: AuditEntry): void {
     for (const listener of this.listeners) {
       try {
         listener(safe);

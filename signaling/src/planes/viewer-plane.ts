@@ -76,6 +76,12 @@ export function onViewerConnection(ctx: PlaneContext & { inputLimiter: BurstyRat
     ctx.broadcaster.emit('agent', agent.socketId, 'keyframe:request', { from: socket.id });
   });
 
+  // Flow control for relayed frames; viewers emit it without an ack callback (one reply per frame
+  // would double the messages), and only a client that asks for a reply gets one.
+  receive(socket, log, 'relay:ack', viewerClientEvents['relay:ack'], (msg) => {
+    ctx.relay.ack(socket.id, msg.frameId);
+  });
+
   socket.on('disconnect', (reason) => {
     gone = true;
     ctx.relay.drop(socket.id);

@@ -1,3 +1,4 @@
+import { RELAY_ACK_WINDOW_FRAMES } from '@guruconnect/shared/limits';
 import { RelayQueue } from './relay-queue.ts';
 
 /** The transport of one viewer socket, as the relay sees it. */
@@ -36,6 +37,8 @@ export class RelayHub {
       const e = { q: null as unknown as RelayQueue, waiting: false, lastKeyReq: 0 };
       e.q = new RelayQueue({
         maxBytes: this.#o.maxQueueBytes,
+        windowFrames: RELAY_ACK_WINDOW_FRAMES,
+        now: this.#o.now,
         send: (c) => {
           this.bytesForwarded += c.length;
           transport.send(c);
@@ -65,6 +68,11 @@ export class RelayHub {
     }
     entry.q.push(message, kind);
     return true;
+  }
+
+  /** A viewer on this node acknowledged a relayed frame. */
+  ack(viewerId: string, frameId: number): void {
+    this.#queues.get(viewerId)?.q.ack(frameId);
   }
 
   queuedBytes(viewerId: string): number {

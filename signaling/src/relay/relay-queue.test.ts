@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chunkFrame, encodeFrame } from '@guruconnect/shared/codec';
-import { RelayQueue } from './relay-queue.ts';
+import { RELAY_ACK_TIMEOUT_MS, RelayQueue } from './relay-queue.ts';
 
 function frameChunks(frameId: number, keyframe: boolean, bytes: number): Uint8Array[] {
   const side = 16;
@@ -11,11 +11,12 @@ function frameChunks(frameId: number, keyframe: boolean, bytes: number): Uint8Ar
   return chunkFrame(encodeFrame({ seq: frameId, captureTsMs: frameId, keyframe, screenWidth: side, screenHeight: side, rects }), frameId);
 }
 
-function harness(maxBytes: number) {
+let clock = 0;
+function harness(maxBytes: number, windowFrames = 3) {
   let congested = false;
   const sent: Uint8Array[] = [];
   let drops = 0;
-  const q = new RelayQueue({ maxBytes, send: (c) => sent.push(c), congested: () => congested, onDrop: (n) => (drops += n) });
+  const q = new RelayQueue({ maxBytes, send: (c) => sent.push(c), congested: () => congested, onDrop: (n) => (drops += n), windowFrames, now: () => clock });
   return { q, sent, set: (v: boolean) => (congested = v), drops: () => drops };
 }
 
@@ -69,4 +70,66 @@ describe('RelayQueue', () => {
     h.q.drain();
     expect(h.sent.map(frameIdOf)).toEqual([2]);
   });
+
+  describe('credit (a viewer that acknowledges frames)', () => {
+    const idsSent = (h: ReturnType<typeof harness>) => [...new Set(h.sent.map(frameIdOf))];
+
+    it('without any ack behaves as before: everything flows while the transport takes it', () => {
+      const h = harness(1 << 20, 2);
+      for (let id = 1; id <= 10; id++) for (const c of frameChunks(id, id === 1, 2000)) h.q.push(c, 'chunk');
+      expect(idsSent(h)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    });
+
+    it('after the first ack, sends at most the window of unacknowledged frames, and more on each ack', () => {
+      const h = harness(1 << 20, 2);
+      for (const c of frameChunks(1, true, 2000)) h.q.push(c, 'chunk');
+      h.q.ack(1);
+      for (let id = 2; id <= 4; id++) for (const c of frameChunks(id, false, 2000)) h.q.push(c, 'chunk');
+      expect(idsSent(h)).toEqual([1, 2, 3]);
+      expect(h.q.unacknowledged).toBe(2);
+      h.q.ack(2);
+      expect(idsSent(h)).toEqual([1, 2, 3, 4]);
+      // An ack for a frame never sent (or a repeat) changes nothing.
+      h.q.ack(999);
+      h.q.ack(2);
+      expect(h.q.unacknowledged).toBe(2);
+    });
+
+    it('a viewer that stops acknowledging gets the newest frames later, never a backlog: old deltas are dropped, a keyframe asked for', () => {
+      const h = harness(1 << 20, 2);
+      for (const c of frameChunks(1, true, 2000)) h.q.push(c, 'chunk');
+      h.q.ack(1);
+      for (let id = 2; id <= 40; id++) for (const c of frameChunks(id, false, 2000)) h.q.push(c, 'chunk');
+      expect(idsSent(h)).toEqual([1, 2, 3]);
+      expect(h.drops()).toBeGreaterThan(30);
+      // Memory stays at the window, not at maxBytes.
+      expect(h.q.queuedBytes).toBeLessThan(4 * 2600);
+      h.q.ack(3);
+      expect(idsSent(h)).toEqual([1, 2, 3, 39, 40]);
+    });
+
+    it('opens a window that stayed shut for RELAY_ACK_TIMEOUT_MS (acks of frames the viewer discarded never come)', () => {
+      const h = harness(1 << 20, 2);
+      for (const c of frameChunks(1, true, 2000)) h.q.push(c, 'chunk');
+      h.q.ack(1);
+      for (let id = 2; id <= 5; id++) for (const c of frameChunks(id, false, 2000)) h.q.push(c, 'chunk');
+      expect(idsSent(h)).toEqual([1, 2, 3]);
+      clock += RELAY_ACK_TIMEOUT_MS - 1;
+      for (const c of frameChunks(6, false, 2000)) h.q.push(c, 'chunk');
+      expect(idsSent(h)).toEqual([1, 2, 3]);
+      clock += 1;
+      for (const c of frameChunks(7, false, 2000)) h.q.push(c, 'chunk');
+      expect(idsSent(h)).toEqual([1, 2, 3, 6, 7]);
+    });
+
+    it('finishes a frame it has started even when the window closes meanwhile', () => {
+      const h = harness(1 << 20, 1);
+      for (const c of frameChunks(1, true, 2000)) h.q.push(c, 'chunk');
+      h.q.ack(1);
+      const big = frameChunks(2, false, 150_000);
+      for (const c of big) h.q.push(c, 'chunk');
+      expect(h.sent.filter((c) => frameIdOf(c) === 2)).toHaveLength(big.length);
+    });
+  });
 });
+

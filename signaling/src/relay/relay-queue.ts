@@ -20,7 +20,19 @@ export interface RelayQueueOptions {
   congested(): boolean;
   /** Frames were dropped: the agent should send a keyframe. */
   onDrop(frames: number): void;
+  /**
+   * Credit window in frames, in effect once the viewer has acknowledged a frame: at most this
+   * many frames sent and unacknowledged, and at most this many waiting here.
+   */
+  windowFrames: number;
+  now?: () => number;
 }
+
+/**
+ * A window that has been shut this long with no ack is opened again: acks for frames the viewer
+ * discarded (a path switch resets its reassembler) never come, and must not stall it for good.
+ */
+export const RELAY_ACK_TIMEOUT_MS = 2000;
 
 /**
  * The per-viewer relay queue: bounded in bytes; forwards whole frames in order; when full,
@@ -35,6 +47,12 @@ export class RelayQueue {
   #discarding: number | null = null;
   dropped = 0;
   forwarded = 0;
+  /** Frame ids fully sent and not yet acknowledged (oldest first). */
+  readonly #inFlight: number[] = [];
+  /** The viewer acknowledges frames: the credit window applies. */
+  #credit = false;
+  /** When the last ack arrived (or the window last opened). */
+  #progressAt = 0;
 
   constructor(o: RelayQueueOptions) {
     this.#o = o;
@@ -71,6 +89,12 @@ export class RelayQueue {
   drain(): void {
     while (this.#units.length > 0 && !this.#o.congested()) {
       const unit = this.#units[0]!;
+      // A new frame waits for credit; a frame already started is finished.
+      if (unit.sent === 0 && unit.frameId !== null && this.#credit && this.#inFlight.length >= this.#o.windowFrames) {
+        if (this.#now() - this.#progressAt < RELAY_ACK_TIMEOUT_MS) return;
+        this.#inFlight.length = 0;
+        this.#progressAt = this.#now();
+      }
       if (unit.sent >= unit.chunks.length) {
         if (unit.complete) {
           this.#units.shift();
@@ -84,14 +108,47 @@ export class RelayQueue {
       this.#bytes -= chunk.length;
       this.forwarded++;
       this.#o.send(chunk);
-      if (unit.complete && unit.sent === unit.chunks.length) this.#units.shift();
+      if (unit.complete && unit.sent === unit.chunks.length) {
+        this.#units.shift();
+        if (unit.frameId !== null) {
+          this.#inFlight.push(unit.frameId);
+          if (this.#inFlight.length > MAX_IN_FLIGHT) this.#inFlight.shift();
+        }
+      }
     }
+  }
+
+  /** The viewer received and decoded frame `frameId` (and so every frame sent before it). */
+  ack(frameId: number): void {
+    if (!this.#credit) this.#progressAt = this.#now();
+    this.#credit = true;
+    const i = this.#inFlight.indexOf(frameId);
+    if (i === -1) return; // not one we are waiting for (late, repeated or made up): changes nothing
+    this.#inFlight.splice(0, i + 1);
+    this.#progressAt = this.#now();
+    this.drain();
+  }
+
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
+  get unacknowledged(): number {
+    return this.#inFlight.length;
+  }
+
+  #over(): boolean {
+    if (this.#bytes > this.#o.maxBytes) return true;
+    if (!this.#credit) return false;
+    let frames = 0;
+    for (const u of this.#units) if (u.frameId !== null && u.sent === 0) frames++;
+    return frames > this.#o.windowFrames;
   }
 
   #shed(): void {
     let dropped = 0;
     for (const preferKey of [false, true]) {
-      for (let i = 0; i < this.#units.length && this.#bytes > this.#o.maxBytes; ) {
+      for (let i = 0; i < this.#units.length && this.#over(); ) {
         const u = this.#units[i]!;
         const isNewest = i === this.#units.length - 1;
         // First pass: unsent delta frames, oldest first. Second pass: any unsent frame but the newest.
@@ -119,3 +176,5 @@ export class RelayQueue {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Bound on remembered in-flight frame ids (a viewer that stops acknowledging cannot grow it). */
+const MAX_IN_FLIGHT = 64;

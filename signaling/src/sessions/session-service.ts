@@ -131,7 +131,8 @@ export class SessionService {
       client: id.query.kind,
       name: id.query.name,
     });
-    await this.#d.machines.touch(id.machineId, { name: id.query.name, hostname: id.query.hostname ?? null, os: id.query.os ?? null, agentVersion: id.query.version ?? null }, at);
+    // Un-keyed and new machines were just written with this handshake's details; one write is enough.
+    if (!id.machineWritten) await this.#d.machines.touch(id.machineId, { name: id.query.name, hostname: id.query.hostname ?? null, os: id.query.os ?? null, agentVersion: id.query.version ?? null }, at);
     await this.#d.audit.record({ type: 'session_started', actor: id.agentId, target: `machine:${id.machineId}`, sessionId: record.id, clientIp: ip, details: { kind: record.kind, credential: id.credential, client: id.query.kind } });
     this.#notify(live, 'online');
     return live;

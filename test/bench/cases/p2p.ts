@@ -1,7 +1,7 @@
 import type { Metric } from '../lib/metric.ts';
-import { atLeast, atMost } from '../lib/metric.ts';
+import { atLeast } from '../lib/metric.ts';
 import { startRole, type Role } from '../lib/roles.ts';
-import { median, percentile, sortNumbers, spread } from '../lib/stats.ts';
+import { median, spread } from '../lib/stats.ts';
 import type { CaseOptions } from './relay.ts';
 
 const MB = 1024 * 1024;
@@ -11,7 +11,8 @@ function wire(a: Role, b: Role): void {
   b.child.on('message', (m: { type?: string }) => m.type === 'signal' && a.send(m as Record<string, unknown>));
 }
 
-async function p2pOnce(workload: 'bulk' | 'input', durationMs: number) {
+/** One run of two bare wrtc peers in separate processes ('input': 32-byte JSON at 500/s, latencies at the receiver). */
+export async function p2pOnce(workload: 'bulk' | 'input', durationMs: number) {
   const recv = startRole('p2p-endpoint', { initiator: false, workload, durationMs });
   const send = startRole('p2p-endpoint', { initiator: true, workload, durationMs, rate: 500 });
   wire(send, recv);
@@ -29,7 +30,7 @@ async function tcpOnce(durationMs: number): Promise<number> {
   return r.bytes / MB / (r.ms / 1000);
 }
 
-/** Data-channel goodput vs raw TCP loopback in the same run, and P2P input latency. */
+/** Data-channel goodput vs raw TCP loopback in the same run. */
 export async function p2pGoodput(o: CaseOptions): Promise<Metric[]> {
   const reps = o.quick ? 1 : 3;
   const durationMs = o.quick ? 1500 : 5000;
@@ -41,7 +42,6 @@ export async function p2pGoodput(o: CaseOptions): Promise<Metric[]> {
     p2p.push(r.bytes! / MB / (r.ms! / 1000));
   }
   const ratios = p2p.map((v, i) => v / tcp[i]!);
-  const lat = sortNumbers((await p2pOnce('input', o.quick ? 1000 : 5000)).latencies ?? []);
   return [
     {
       name: 'p2p_goodput',
@@ -53,16 +53,6 @@ export async function p2pGoodput(o: CaseOptions): Promise<Metric[]> {
       reps,
       spread: spread(ratios),
       details: { p2pMBps: Number(median(p2p).toFixed(1)) },
-    },
-    {
-      name: 'input_latency_p2p',
-      value: percentile(lat, 99),
-      unit: 'ms p99',
-      target: '≤ 2 ms',
-      pass: atMost(percentile(lat, 99), 2),
-      reps: 1,
-      spread: 0,
-      details: { p50: Number(percentile(lat, 50).toFixed(3)), samples: lat.length },
     },
   ];
 }

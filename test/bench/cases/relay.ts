@@ -1,7 +1,7 @@
 import type { Metric } from '../lib/metric.ts';
-import { atLeast, atMost } from '../lib/metric.ts';
+import { atLeast } from '../lib/metric.ts';
 import { startRole } from '../lib/roles.ts';
-import { median, percentile, sortNumbers, spread } from '../lib/stats.ts';
+import { median, spread } from '../lib/stats.ts';
 import { gcServer } from '../lib/gc-setup.ts';
 
 export interface CaseOptions {
@@ -60,33 +60,4 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
       details: { relayMBps: Number(median(ours).toFixed(1)) },
     },
   ];
-}
-
-/** Viewer → server → agent input latency, 32-byte events at 500/s. */
-export async function relayInputLatency(o: CaseOptions): Promise<Metric[]> {
-  const durationMs = o.quick ? 1000 : 5000;
-  const gc = await gcServer({ RELAY_INPUT_RATE_PER_S: '2000', RELAY_INPUT_BURST: '4000' });
-  try {
-    const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'input' });
-    const { sessionId } = await agent.next<{ sessionId: string }>('ready');
-    const viewer = startRole('gc-endpoint', { url: gc.server.url, mode: 'viewer', token: await gc.viewerToken(sessionId), sessionId, durationMs, workload: 'input', rate: 500 });
-    const r = await agent.next<{ latencies: number[] }>('result');
-    await viewer.stop();
-    const s = sortNumbers(r.latencies);
-    const p99 = percentile(s, 99);
-    return [
-      {
-        name: 'input_latency_relay',
-        value: p99,
-        unit: 'ms p99',
-        target: '≤ 2 ms',
-        pass: atMost(p99, 2),
-        reps: 1,
-        spread: 0,
-        details: { p50: Number(percentile(s, 50).toFixed(3)), samples: s.length },
-      },
-    ];
-  } finally {
-    await gc.server.stop();
-  }
 }

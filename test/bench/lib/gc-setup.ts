@@ -18,3 +18,25 @@ export async function gcServer(env: Record<string, string> = {}): Promise<{ serv
     viewerToken: async (sessionId) => (await post(`${server.url}/api/sessions/${sessionId}/viewer-token`, admin)).token as string,
   };
 }
+
+type GcServer = Awaited<ReturnType<typeof gcServer>>;
+const shared = new Map<string, Promise<GcServer>>();
+
+/** One server per environment for the whole run (server start-up dominates the quick mode); see `stopSharedGcServers`. */
+export function sharedGcServer(env: Record<string, string> = {}): Promise<GcServer> {
+  const key = JSON.stringify(Object.entries(env).sort());
+  let s = shared.get(key);
+  if (!s) {
+    s = gcServer(env);
+    shared.set(key, s);
+    s.catch(() => shared.delete(key));
+  }
+  return s;
+}
+
+/** Stops the servers `sharedGcServer` started. Idempotent. */
+export async function stopSharedGcServers(): Promise<void> {
+  const all = [...shared.values()];
+  shared.clear();
+  await Promise.allSettled(all.map(async (s) => (await s).server.stop()));
+}

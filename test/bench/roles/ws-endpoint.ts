@@ -1,11 +1,13 @@
-// Baseline endpoints for the ws relay: a sender with bufferedAmount backpressure, a counting receiver.
+// Baseline endpoints for the ws relay: a sender with bufferedAmount backpressure, a counting receiver;
+// with `rate`, a sender of ~32-byte stamped JSON events and a receiver of their one-way latencies.
 import WebSocket from 'ws';
 import { report, roleArgs } from '../lib/roles.ts';
 
-const a = roleArgs<{ url: string; mode: 'send' | 'recv'; durationMs: number; messageBytes: number }>();
+const a = roleArgs<{ url: string; mode: 'send' | 'recv'; durationMs: number; messageBytes: number; rate?: number }>();
 const ws = new WebSocket(a.url);
 ws.binaryType = 'nodebuffer';
 ws.on('open', () => {
+  if (a.rate !== undefined) return void input(a.rate);
   if (a.mode === 'recv') {
     let bytes = 0;
     let first = 0;
@@ -30,3 +32,23 @@ ws.on('open', () => {
   };
   pump();
 });
+
+function input(rate: number): void {
+  if (a.mode === 'recv') {
+    const latencies: number[] = [];
+    ws.on('message', (d: Buffer) => latencies.push(performance.timeOrigin + performance.now() - (JSON.parse(d.toString()) as { t: number }).t));
+    process.on('message', () => report({ type: 'result', latencies }));
+    report({ type: 'ready' });
+    return;
+  }
+  const every = 1000 / rate;
+  let sent = 0;
+  const start = performance.now();
+  const tick = () => {
+    const due = Math.floor((performance.now() - start) / every);
+    while (sent < due) ws.send(JSON.stringify({ type: 'pointer:move', x: ++sent % 1000, y: 5, t: performance.timeOrigin + performance.now() }));
+    if (performance.now() - start < a.durationMs) setTimeout(tick, 1);
+    else report({ type: 'sent', sent });
+  };
+  tick();
+}

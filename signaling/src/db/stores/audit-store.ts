@@ -27,25 +27,32 @@ export interface FailureGroup {
 
 export interface AuditStore {
   insert(entry: AuditEntry): Promise<void>;
+  /** Several rows in one statement, in order (all or none). Optional: stores without it insert one by one. */
+  insertMany?(entries: readonly AuditEntry[]): Promise<void>;
   /** Newest first; `cursor` is an exclusive upper bound on the id. */
   list(q: AuditQuery): Promise<AuditRecord[]>;
   failureGroups(types: readonly AuditEventType[], since: Date): Promise<FailureGroup[]>;
 }
 
+function row(e: AuditEntry) {
+  return {
+    type: e.type,
+    actorUserId: e.actorUserId ?? null,
+    actor: e.actor ?? null,
+    target: e.target ?? null,
+    sessionId: e.sessionId ?? null,
+    clientIp: e.clientIp ?? null,
+    details: (e.details ?? {}) as object,
+  };
+}
+
 export function prismaAuditStore(prisma: PrismaClient): AuditStore {
   return {
     async insert(e) {
-      await prisma.auditEvent.create({
-        data: {
-          type: e.type,
-          actorUserId: e.actorUserId ?? null,
-          actor: e.actor ?? null,
-          target: e.target ?? null,
-          sessionId: e.sessionId ?? null,
-          clientIp: e.clientIp ?? null,
-          details: (e.details ?? {}) as object,
-        },
-      });
+      await prisma.auditEvent.create({ data: row(e) });
+    },
+    async insertMany(entries) {
+      await prisma.auditEvent.createMany({ data: entries.map(row) });
     },
     async list(q) {
       const rows = await prisma.auditEvent.findMany({

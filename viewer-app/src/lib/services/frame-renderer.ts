@@ -1,4 +1,4 @@
-import { CodecError, decodeCursor, decodeFrame, FrameReassembler, peekMessageType, type Frame, type FrameRect } from '@guruconnect/shared/codec';
+import { CodecError, decodeCursor, decodeFrame, FrameReassembler, peekMessageType, readChunkHeader, type Frame, type FrameRect } from '@guruconnect/shared/codec';
 import type { MediaPath } from '@guruconnect/shared/protocol';
 
 /** Decoded frames waiting to be drawn beyond this are dropped and a keyframe is requested. */
@@ -25,6 +25,17 @@ export interface FrameRendererOptions {
   needKeyframe(): void;
   /** The remote screen changed size. */
   resized?(width: number, height: number): void;
+  /**
+   * A relayed frame is done with (drawn, skipped or superseded): the server may send more
+   * (`relay:ack`, flow control). Called for every relayed frame, whatever became of it.
+   */
+  relayFrameDone?(frameId: number): void;
+}
+
+interface Queued {
+  frame: Frame;
+  /** Chunk frame id of a relayed frame, to acknowledge; null on P2P. */
+  relayId: number | null;
 }
 
 /**
@@ -37,7 +48,7 @@ export class FrameRenderer {
   readonly #reassemblers: Record<MediaPath, FrameReassembler> = { p2p: new FrameReassembler(), relay: new FrameReassembler() };
   #canvas: HTMLCanvasElement | null = null;
   #ctx: CanvasRenderingContext2D | null = null;
-  #queue: Frame[] = [];
+  #queue: Queued[] = [];
   #drawing = false;
   #haveBase = false;
   #drawnAt: number[] = [];
@@ -60,7 +71,7 @@ export class FrameRenderer {
     this.#canvas = null;
     this.#ctx = null;
     this.#haveBase = false;
-    this.#queue = [];
+    this.#release(this.#queue.splice(0));
   }
 
   /** The path changed: partial frames of the old stream are gone, and the new one starts with a keyframe. */
@@ -79,8 +90,18 @@ export class FrameRenderer {
         return;
       }
       if (type !== 'chunk') throw new CodecError('unknownType', 'frames arrive chunked');
+      const relayId = path === 'relay' ? readChunkHeader(bytes).frameId : null;
       const whole = this.#reassemblers[path].push(bytes);
-      if (whole) this.#enqueue(decodeFrame(whole));
+      if (whole) {
+        let frame: Frame;
+        try {
+          frame = decodeFrame(whole);
+        } catch (err) {
+          this.#release([{ frame: null as unknown as Frame, relayId }]);
+          throw err;
+        }
+        this.#enqueue({ frame, relayId });
+      }
     } catch (err) {
       this.#stats.codecErrors++;
       if (err instanceof CodecError) this.#lost();
@@ -108,24 +129,35 @@ export class FrameRenderer {
     this.#o.needKeyframe();
   }
 
-  #enqueue(frame: Frame): void {
-    if (!this.#ctx) return;
-    if (!frame.keyframe && !this.#haveBase) return;
+  #enqueue(item: Queued): void {
+    const frame = item.frame;
+    if (!this.#ctx || (!frame.keyframe && !this.#haveBase)) return this.#release([item]);
     // A keyframe supersedes every delta still waiting.
-    if (frame.keyframe) this.#queue = [];
-    this.#queue.push(frame);
+    if (frame.keyframe) this.#release(this.#queue.splice(0));
+    this.#queue.push(item);
     if (this.#queue.length > MAX_QUEUED_FRAMES) {
-      this.#queue = [];
+      this.#release(this.#queue.splice(0));
       this.#lost();
       return;
     }
     if (!this.#drawing) void this.#drain();
   }
 
+  /** Acknowledge relayed frames that are done with. */
+  #release(items: Queued[]): void {
+    for (const it of items) if (it.relayId !== null) this.#o.relayFrameDone?.(it.relayId);
+  }
+
   async #drain(): Promise<void> {
     this.#drawing = true;
     try {
-      for (let frame = this.#queue.shift(); frame; frame = this.#queue.shift()) await this.#draw(frame);
+      for (let item = this.#queue.shift(); item; item = this.#queue.shift()) {
+        try {
+          await this.#draw(item.frame);
+        } finally {
+          this.#release([item]);
+        }
+      }
     } finally {
       this.#drawing = false;
     }

@@ -115,6 +115,11 @@ export class ViewerLink {
     });
   }
 
+  /** Flow control on the relay: a relayed frame is done with, the server may send more. */
+  ackRelayFrame(frameId: number): void {
+    if (this.#socket?.connected) this.#socket.emit('relay:ack', { frameId });
+  }
+
   /** Asks for a keyframe on the current path; false when there is no path to ask on yet. */
   requestKeyframe(): boolean {
     if (this.#input?.readyState === 'open') {

@@ -29,7 +29,7 @@ export class ViewerSession {
 
   constructor(auth: AuthState, sessionId: string) {
     this.sessionId = sessionId;
-    this.#renderer = new FrameRenderer({ needKeyframe: () => this.requestKeyframe() });
+    this.#renderer = new FrameRenderer({ needKeyframe: () => this.requestKeyframe(), relayFrameDone: (id) => this.#link.ackRelayFrame(id) });
     this.#link = new ViewerLink({
       sessionId,
       mintToken: () => auth.request('POST', `/api/sessions/${sessionId}/viewer-token`, viewerTokenResponseSchema),

@@ -35,8 +35,10 @@ export async function runBench(o: { quick: boolean; only?: string[]; out: string
   for (const [name, run] of Object.entries(CASES)) {
     if (o.only && !o.only.includes(name)) continue;
     process.stderr.write(`bench: ${name}…\n`);
+    const caseStarted = Date.now();
     try {
       metrics.push(...(await run({ quick: o.quick })));
+      process.stderr.write(`bench: ${name} took ${((Date.now() - caseStarted) / 1000).toFixed(1)} s\n`);
     } catch (err) {
       process.stderr.write(`bench: ${name} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
       metrics.push({ name, value: NaN, unit: 'error', target: 'ran', pass: false, reps: 0, spread: 0, details: { error: String(err).slice(0, 200) } });

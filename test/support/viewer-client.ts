@@ -22,9 +22,9 @@ export interface ViewerClientOptions {
   /** Replaces the ICE servers from the welcome. */
   iceServers?: IceServer[];
   /**
-   * Consume at most this many frames per second. On the relay this is real backpressure: the
-   * viewer stops reading its WebSocket until the next second (TCP fills up, the server's queue
-   * for this viewer fills and drops). On P2P a Node data channel cannot be paused, so frames over
+   * Consume at most this many frames per second. On the relay this is real backpressure: after
+   * each frame the viewer stops reading its WebSocket for one frame interval (TCP fills up, the
+   * server's queue for this viewer fills and drops). On P2P a Node data channel cannot be paused, so frames over
    * the budget are still received and only their decoding is skipped (with a keyframe request).
    */
   maxFramesPerS?: number;
@@ -395,11 +395,13 @@ export class ViewerClient {
       }
     }
     this.#windowFrames++;
-    if (this.#windowFrames <= this.o.maxFramesPerS!) {
-      if (this.#windowFrames === this.o.maxFramesPerS && path === 'relay') this.#pauseRelay(this.#windowStart + 1000 - now);
+    if (path === 'relay') {
+      // A slow link or a slow machine: one frame, then nothing read for one frame interval (spread
+      // over the second, not a burst and a long stall — which would measure the stall, not the relay).
+      this.#pauseRelay(1000 / this.o.maxFramesPerS!);
       return false;
     }
-    return path === 'p2p';
+    return this.#windowFrames > this.o.maxFramesPerS!;
   }
 
   #pauseRelay(ms: number): void {

@@ -18,6 +18,12 @@ export interface RelayHubOptions {
   now?: () => number;
 }
 
+/**
+ * At most one keyframe request per viewer this often after drops. A slow viewer drops most
+ * frames; each keyframe costs the agent a full-screen encode that every other viewer waits for.
+ */
+export const RELAY_DROP_KEYFRAME_INTERVAL_MS = 1000;
+
 /** Per-viewer relay queues for one server process. */
 export class RelayHub {
   readonly #o: RelayHubOptions;
@@ -57,7 +63,7 @@ export class RelayHub {
         onDrop: (n) => {
           this.framesDropped += n;
           const now = (this.#o.now ?? Date.now)();
-          if (now - e.lastKeyReq > 500) {
+          if (now - e.lastKeyReq > RELAY_DROP_KEYFRAME_INTERVAL_MS) {
             e.lastKeyReq = now;
             this.#o.requestKeyframe(viewerId);
           }

@@ -122,6 +122,31 @@ describe('RelayQueue', () => {
       expect(idsSent(h)).toEqual([1, 2, 3, 6, 7]);
     });
 
+    it('shrinks the window to one frame for a viewer that acknowledges slowly, and widens it again', () => {
+      const h = harness(1 << 20, 3);
+      let id = 0;
+      const frame = () => {
+        id++;
+        for (const c of frameChunks(id, id === 1, 2000)) h.q.push(c, 'chunk');
+      };
+      frame();
+      h.q.ack(1);
+      // A 3 frames/s viewer: one ack every 333 ms.
+      for (let i = 0; i < 12; i++) {
+        for (let k = 0; k < 10; k++) frame();
+        clock += 333;
+        h.q.ack(Math.max(...h.sent.map(frameIdOf)));
+      }
+      expect(h.q.window).toBe(1);
+      // Fast again: one ack every 33 ms.
+      for (let i = 0; i < 30; i++) {
+        frame();
+        clock += 33;
+        h.q.ack(Math.max(...h.sent.map(frameIdOf)));
+      }
+      expect(h.q.window).toBe(3);
+    });
+
     it('finishes a frame it has started even when the window closes meanwhile', () => {
       const h = harness(1 << 20, 1);
       for (const c of frameChunks(1, true, 2000)) h.q.push(c, 'chunk');

@@ -33,6 +33,12 @@ export interface RelayQueueOptions {
  * discarded (a path switch resets its reassembler) never come, and must not stall it for good.
  */
 export const RELAY_ACK_TIMEOUT_MS = 2000;
+/**
+ * The window shrinks for a viewer that acknowledges slowly: frames in flight to it should take
+ * about this long to be consumed, so a viewer that decodes 3 frames/s gets 1 frame at a time
+ * (its frames are one interval old, not three) while a 30 fps viewer keeps the whole window.
+ */
+export const RELAY_IN_FLIGHT_BUDGET_MS = 100;
 
 /**
  * The per-viewer relay queue: bounded in bytes; forwards whole frames in order; when full,
@@ -53,6 +59,8 @@ export class RelayQueue {
   #credit = false;
   /** When the last ack arrived (or the window last opened). */
   #progressAt = 0;
+  /** Moving average of the time between acks (ms); null until two acks arrived. */
+  #ackIntervalMs: number | null = null;
 
   constructor(o: RelayQueueOptions) {
     this.#o = o;
@@ -90,7 +98,7 @@ export class RelayQueue {
     while (this.#units.length > 0 && !this.#o.congested()) {
       const unit = this.#units[0]!;
       // A new frame waits for credit; a frame already started is finished.
-      if (unit.sent === 0 && unit.frameId !== null && this.#credit && this.#inFlight.length >= this.#o.windowFrames) {
+      if (unit.sent === 0 && unit.frameId !== null && this.#credit && this.#inFlight.length >= this.window) {
         if (this.#now() - this.#progressAt < RELAY_ACK_TIMEOUT_MS) return;
         this.#inFlight.length = 0;
         this.#progressAt = this.#now();
@@ -125,12 +133,21 @@ export class RelayQueue {
     const i = this.#inFlight.indexOf(frameId);
     if (i === -1) return; // not one we are waiting for (late, repeated or made up): changes nothing
     this.#inFlight.splice(0, i + 1);
-    this.#progressAt = this.#now();
+    const now = this.#now();
+    const interval = now - this.#progressAt;
+    this.#ackIntervalMs = this.#ackIntervalMs === null ? interval : 0.8 * this.#ackIntervalMs + 0.2 * interval;
+    this.#progressAt = now;
     this.drain();
   }
 
   #now(): number {
     return (this.#o.now ?? Date.now)();
+  }
+
+  /** Frames that may be in flight now: the configured window, fewer for a slow viewer. */
+  get window(): number {
+    if (this.#ackIntervalMs === null) return this.#o.windowFrames;
+    return Math.max(1, Math.min(this.#o.windowFrames, Math.ceil(RELAY_IN_FLIGHT_BUDGET_MS / Math.max(1, this.#ackIntervalMs))));
   }
 
   get unacknowledged(): number {

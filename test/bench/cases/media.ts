@@ -8,7 +8,8 @@ import { createSyntheticSource } from '../../../agent/src/capture/synthetic-sour
 import { startAgentProcess, type AgentProcess } from '../../support/agent-process.ts';
 import { ADMIN_PASSWORD, ADMIN_USER } from '../../support/server-process.ts';
 import type { ViewerClientOptions } from '../../support/viewer-client.ts';
-import { gcServer } from '../lib/gc-setup.ts';
+import { gcServer, sharedGcServer } from '../lib/gc-setup.ts';
+import { BENCH_SERVER_ENV } from './input.ts';
 import type { Metric } from '../lib/metric.ts';
 import { atLeast, atMost } from '../lib/metric.ts';
 import { startRole, type Role } from '../lib/roles.ts';
@@ -84,7 +85,8 @@ async function withServer<T>(fn: (gc: GcServer) => Promise<T>, env?: Record<stri
       await own.server.stop();
     }
   }
-  shared ??= gcServer();
+  // The run's shared server (input and relay cases use it too): a server start costs seconds.
+  shared ??= sharedGcServer(BENCH_SERVER_ENV);
   let gc: GcServer;
   try {
     gc = await shared;
@@ -97,9 +99,8 @@ async function withServer<T>(fn: (gc: GcServer) => Promise<T>, env?: Record<stri
 
 /** Stops the media server if a case started one (the runner calls this after the last case). */
 export async function stopMediaServer(): Promise<void> {
-  const s = shared;
+  // The server itself belongs to `sharedGcServer`; `stopSharedGcServers` stops it.
   shared = null;
-  if (s) await (await s.catch(() => null))?.server.stop();
 }
 
 async function streamViewer(m: MediaSession, o: Partial<ViewerClientOptions> = {}): Promise<Role> {
@@ -243,7 +244,7 @@ async function fullFrameJpegBytes(width: number, height: number, frames: number)
 export async function bandwidth(o: CaseOptions): Promise<Metric[]> {
   const reps = o.quick ? 1 : 3;
   // Full mode: 3 windows of 20 s = the 60 s of the definition.
-  const windowMs = o.quick ? 1000 : 20_000;
+  const windowMs = o.quick ? 1000 : 60_000;
   const size = o.quick ? QUICK_SIZE : FULL_SIZE;
   const [width, height] = size.split('x').map(Number) as [number, number];
   return withServer(async (gc) => {

@@ -2,7 +2,8 @@ import type { Metric } from '../lib/metric.ts';
 import { atLeast } from '../lib/metric.ts';
 import { startRole } from '../lib/roles.ts';
 import { median, spread } from '../lib/stats.ts';
-import { gcServer } from '../lib/gc-setup.ts';
+import { gcServer, sharedGcServer } from '../lib/gc-setup.ts';
+import { BENCH_SERVER_ENV } from './input.ts';
 
 export interface CaseOptions {
   quick: boolean;
@@ -21,8 +22,9 @@ async function wsRelayOnce(durationMs: number): Promise<number> {
   return r.bytes / MB / (r.ms / 1000);
 }
 
-async function gcRelayOnce(durationMs: number): Promise<number> {
-  const gc = await gcServer();
+async function gcRelayOnce(durationMs: number, quick: boolean): Promise<number> {
+  // Quick mode reuses the run's shared server (a server start costs more than the measurement).
+  const gc = quick ? await sharedGcServer(BENCH_SERVER_ENV) : await gcServer();
   try {
     const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'frames' });
     const { sessionId } = await agent.next<{ sessionId: string }>('ready');
@@ -31,19 +33,19 @@ async function gcRelayOnce(durationMs: number): Promise<number> {
     await Promise.all([agent.stop(), viewer.stop()]);
     return r.bytes / MB / (r.ms / 1000);
   } finally {
-    await gc.server.stop();
+    if (!quick) await gc.server.stop();
   }
 }
 
 /** Relay goodput through the server vs a plain ws 2-hop relay, interleaved repetitions. */
 export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
   const reps = o.quick ? 1 : 3;
-  const durationMs = o.quick ? 1500 : 5000;
+  const durationMs = o.quick ? 800 : 5000;
   const base: number[] = [];
   const ours: number[] = [];
   for (let i = 0; i < reps; i++) {
     base.push(await wsRelayOnce(durationMs));
-    ours.push(await gcRelayOnce(durationMs));
+    ours.push(await gcRelayOnce(durationMs, o.quick));
   }
   const ratios = ours.map((v, i) => v / base[i]!);
   const ratio = median(ratios);

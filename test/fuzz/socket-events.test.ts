@@ -96,6 +96,7 @@ const nearValid: Record<string, fc.Arbitrary<unknown>> = {
   'relay:frame': fc.record({ to: fc.oneof(peerId, fc.array(peerId, { maxLength: 70 })), data: fc.oneof(codecBytes, scalar) }, { requiredKeys: [] }),
   'relay:input': input,
   'keyframe:request': fc.oneof(fc.constant({}), value),
+  'relay:ack': fc.record({ frameId: fc.oneof(fc.nat(), fc.constantFrom(-1, 2 ** 32, 1.5), scalar) }, { requiredKeys: [] }),
   'console:ping': fc.oneof(fc.constant({}), value),
 };
 const argsFor = (event: string) => fc.oneof({ weight: 3, arbitrary: nearValid[event]!.map((p) => [p]) }, { weight: 2, arbitrary: value.map((p) => [p]) }, { weight: 1, arbitrary: fc.array(value, { maxLength: 3 }) });

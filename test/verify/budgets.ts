@@ -18,7 +18,7 @@ export interface Budget {
 }
 
 /** Properties per fuzz target (checked against what the run counted; a mismatch is reported). */
-export const FUZZ_PROPERTIES: Record<string, number> = { codec: 12, 'http-bodies': 24, 'socket-events': 13, 'raw-packets': 1 };
+export const FUZZ_PROPERTIES: Record<string, number> = { codec: 12, 'http-bodies': 24, 'socket-events': 14, 'raw-packets': 1 };
 
 export const BUDGETS: Record<BudgetName, Budget> = {
   small: {
@@ -28,7 +28,7 @@ export const BUDGETS: Record<BudgetName, Budget> = {
     full: false,
   },
   full: {
-    // 12 × 80,000 + 24 × 1,500 + 13 × 2,000 + 1 × 3,000 = 1,025,000 inputs.
+    // 12 × 80,000 + 24 × 1,500 + 14 × 2,000 + 1 × 3,000 = 1,027,000 inputs.
     fuzz: { codec: 80_000, 'http-bodies': 1_500, 'socket-events': 2_000, 'raw-packets': 3_000, 'session-model': 5_000, 'session-restarts': 20 },
     modelShards: 2,
     revocationReps: 25,

@@ -54,7 +54,11 @@ describe('relay fallback', () => {
     const brokenAt = Date.now();
     viewer.closePeer();
     const relayed = await collectFrames(viewer, 10, 30_000, (f) => f.path === 'relay');
-    expect(relayed[0]!.keyframe).toBe(true);
+    // A keyframe starts the new path; under load a delta already encoded for this viewer may go
+    // out on the relay just before it, which is still right (the viewer keeps its framebuffer),
+    // so the keyframe must come among the first frames and every frame must decode to its stamp.
+    expect(relayed.slice(0, 3).some((f) => f.keyframe)).toBe(true);
+    expect(viewer.stats.deltasWithoutBase).toBe(0);
     expectStampedFrames(relayed, sc.startedAt);
     // Seamless: the same socket, no new join, and the picture continued where it was.
     expect(viewer.socket.id).toBe(socketId);

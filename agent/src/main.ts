@@ -6,8 +6,9 @@ import { AgentConnection } from './connection/agent-connection.ts';
 import { createLogger, redact, type Logger } from './log/logger.ts';
 import { MediaSession } from './session/media-session.ts';
 import { loadOrCreateState, StateFileError } from './state.ts';
-import { createSyntheticSource } from './capture/synthetic-source.ts';
-import { createFramePipeline } from './pipeline/frame-pipeline.ts';
+import { startCaptureWorker } from './capture-worker/index.ts';
+import type { CaptureSpec } from './capture-worker/protocol.ts';
+import type { FramePipeline } from './pipeline/types.ts';
 import { createSyntheticInput } from './input/synthetic-input.ts';
 import type { ScreenSource } from './capture/screen-source.ts';
 import type { InputSink } from './input/input-sink.ts';
@@ -36,21 +37,24 @@ function displayText(s: string, max: number): string | undefined {
   return t.length > 0 ? t : undefined;
 }
 
-async function openDevices(args: AgentArgs): Promise<{ source: ScreenSource; sink: InputSink }> {
-  if (args.source === 'x11') {
-    // Loaded only when used: the X11 backends spawn external tools.
-    const { createX11Source } = await import('./capture/x11-source.ts');
-    const { createX11Input } = await import('./input/x11-input.ts');
-    const display = args.display!;
-    const source = await createX11Source({ display, fps: args.fps });
-    try {
-      return { source, sink: createX11Input({ display }) };
-    } catch (err) {
-      await source.close();
-      throw err;
+/**
+ * Opens the screen (in the capture worker, with the frame pipeline) and the input sink. The
+ * source's errors (a bad display, no ffmpeg) surface here as they would in-process.
+ */
+async function openDevices(args: AgentArgs, log: Logger): Promise<{ source: ScreenSource; pipeline: FramePipeline; sink: InputSink }> {
+  const capture: CaptureSpec = args.source === 'x11' ? { kind: 'x11', display: args.display!, fps: args.fps } : { kind: 'synthetic', width: args.width, height: args.height, scene: args.scene };
+  const { source, pipeline } = await startCaptureWorker({ capture, pipeline: { quality: args.quality } }, log.child({ component: 'capture' }));
+  try {
+    if (args.source === 'x11') {
+      // Loaded only when used: the X11 input backend spawns external tools.
+      const { createX11Input } = await import('./input/x11-input.ts');
+      return { source, pipeline, sink: createX11Input({ display: args.display! }) };
     }
+    return { source, pipeline, sink: createSyntheticInput() };
+  } catch (err) {
+    await source.close();
+    throw err;
   }
-  return { source: createSyntheticSource({ width: args.width, height: args.height, scene: args.scene }), sink: createSyntheticInput() };
 }
 
 /** With `--install-root`: recover from a failed update first thing; null when updates are off. */
@@ -84,7 +88,7 @@ async function run(args: AgentArgs, log: Logger): Promise<number> {
   if (started && 'exitCode' in started) return started.exitCode;
   const updater = started;
   const state = await loadOrCreateState(args.stateFile);
-  const { source, sink } = await openDevices(args);
+  const { source, pipeline, sink } = await openDevices(args, log);
   log.info('agent starting', {
     version: AGENT_VERSION,
     agentId: state.agentId,
@@ -139,7 +143,7 @@ async function run(args: AgentArgs, log: Logger): Promise<number> {
   });
   const media = new MediaSession({
     source,
-    pipeline: createFramePipeline({ quality: args.quality }),
+    pipeline,
     sink,
     fps: args.fps,
     relayMode: args.relay,

@@ -56,9 +56,12 @@ export const SDP_MAX_BYTES = 16 * 1024;
 /** Chat text above this is refused. */
 export const CHAT_TEXT_MAX_BYTES = 4 * 1024;
 
-/** Relay input throttle per viewer. */
-export const RELAY_INPUT_RATE_PER_S = 200;
-export const RELAY_INPUT_BURST = 400;
+/**
+ * Input throttle per viewer (relay at the server, P2P at the agent). 1000/s sustained covers a
+ * 1000 Hz gaming mouse or a 500 Hz pointer plus keys and wheel; bursts of 2000.
+ */
+export const RELAY_INPUT_RATE_PER_S = 1000;
+export const RELAY_INPUT_BURST = 2000;
 /**
  * Relay credit: a viewer that acknowledges relayed frames (`relay:ack`) has at most this many
  * frames sent to it and not yet acknowledged, and at most this many more queued at the server

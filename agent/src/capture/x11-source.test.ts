@@ -62,7 +62,7 @@ function pixel(frame: RawFrame, x: number, y: number): number[] {
 }
 
 /** Captures until `pred` holds (the X server paints asynchronously), failing after `ms`. */
-async function captureUntil(capture: () => Promise<RawFrame>, pred: (f: RawFrame) => boolean, ms = 5000): Promise<RawFrame> {
+async function captureUntil(capture: () => Promise<RawFrame>, pred: (f: RawFrame) => boolean, ms = 15_000): Promise<RawFrame> {
   const deadline = Date.now() + ms;
   for (;;) {
     const frame = await capture();

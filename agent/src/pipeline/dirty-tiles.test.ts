@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { findDirtyTiles, mergeDirtyTiles, type PixelRect, type TileGrid } from './dirty-tiles.ts';
 
 /** mulberry32: small seeded PRNG so failures reproduce. */
@@ -82,6 +82,67 @@ describe('findDirtyTiles', () => {
       const grid = findDirtyTiles(a, b, width, height, tile);
       expect(dirtyIndexes(grid), `round ${round}`).toEqual(referenceDirty(a, b, width, height, tile));
       expect(grid.count).toBe(dirtyIndexes(grid).length);
+    }
+  });
+
+  it('agrees with a per-pixel reference on windows, glyphs, lines and single bytes', () => {
+    // Changes that span several bands and tiles (the search from the band above, runs of dirty
+    // tiles), that start below a band's top row or right after a dirty tile, that touch partial
+    // edge tiles, on frames whose sides are not multiples of the tile size.
+    const next = prng(7);
+    const below = (n: number) => Math.floor(next() * n);
+    for (let round = 0; round < 150; round++) {
+      const tile = [1, 3, 8, 16, 32, 64][below(6)] ?? 16;
+      const width = 1 + below(260);
+      const height = 1 + below(200);
+      const a = frame(width, height, 1000 + round);
+      const b = a.slice();
+      const changes = below(8);
+      for (let k = 0; k < changes; k++) {
+        const x0 = below(width);
+        const y0 = below(height);
+        const w = 1 + below(next() < 0.5 ? 4 : width);
+        const h = 1 + below(next() < 0.5 ? 4 : height);
+        const density = next();
+        for (let y = y0; y < Math.min(y0 + h, height); y++) {
+          for (let x = x0; x < Math.min(x0 + w, width); x++) {
+            if (next() > density) continue;
+            const i = (y * width + x) * 4 + below(4);
+            b[i] = (b[i] ?? 0) ^ (1 + below(255));
+          }
+        }
+      }
+      const grid = findDirtyTiles(a, b, width, height, tile);
+      expect(dirtyIndexes(grid), `round ${round}: ${width}×${height}, tile ${tile}`).toEqual(referenceDirty(a, b, width, height, tile));
+      expect(grid.count).toBe(dirtyIndexes(grid).length);
+    }
+  });
+
+  it('finds a window that spans bands, including where it starts below a band top', () => {
+    const a = frame(640, 480);
+    const b = a.slice();
+    // Tiles 2–5 of bands 1–3, from pixel row 100 (inside band 1) to 250 (inside band 3); and one
+    // tile of band 2 (col 8) whose change starts at its last row, right under a clean tile.
+    const touch = (x: number, y: number) => {
+      const i = (y * 640 + x) * 4 + 1;
+      b[i] = (b[i] ?? 0) ^ 0x40;
+    };
+    for (let y = 100; y <= 250; y++) for (let x = 130; x < 380; x += 7) touch(x, y);
+    touch(550, 191);
+    const expected = [];
+    for (let r = 1; r <= 3; r++) for (let c = 2; c <= 5; c++) expected.push(r * 10 + c);
+    expected.push(2 * 10 + 8);
+    expect(dirtyIndexes(findDirtyTiles(a, b, 640, 480))).toEqual(expected.sort((x, y) => x - y));
+  });
+
+  it('settles a clean band with one compare', () => {
+    const a = frame(320, 200);
+    const compare = vi.spyOn(Buffer.prototype, 'compare');
+    try {
+      expect(findDirtyTiles(a, a.slice(), 320, 200, 64).count).toBe(0);
+      expect(compare).toHaveBeenCalledTimes(4);
+    } finally {
+      compare.mockRestore();
     }
   });
 

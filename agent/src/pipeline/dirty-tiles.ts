@@ -4,27 +4,38 @@
  *
  * Comparison runs on native `memcmp` (`Buffer#compare` over sub-ranges of views of the same
  * memory, no copies). Node's memcmp only says whether a range differs, not where, and each call
- * costs ~100 ns of fixed overhead, so the work is: as few calls as possible, and each clean byte
- * read about once.
- * - A band of tile rows is compared whole; if it differs, its first differing pixel row is found by
- *   bisecting row blocks (rows above it are clean for every tile, and never read again).
+ * costs ~100 ns of fixed overhead, so the work is: as few calls as possible, each clean byte read
+ * about once, and little JavaScript per call.
+ * - A band of tile rows at the top or under a clean band is compared whole first (one call if clean).
+ *   Its first differing pixel row is found by galloping down (rows 1, 2, 4, … at a time), then
+ *   bisecting; rows above it are clean for every tile and never read again.
+ * - In that row, a band under a dirty band first tests alone each tile that was dirty above (windows
+ *   span several bands); otherwise, and for the rest of the row, a range that differs is bisected
+ *   to its first differing tile, then the tiles after it are tested one by one while they differ
+ *   (changes come in runs), and what follows is bisected again only if it differs.
  * - From that row on, the clean bytes between dirty tiles are compared as memory-contiguous spans:
  *   the span after a row's last dirty tile continues into the next row up to its first dirty tile,
- *   so a band with one block of dirty tiles costs one call per pixel row. A span that differs is
- *   split by row and bisected by tile.
- * Measured at 1080p (relative to one `Buffer.compare` of two identical frames, medians of 40
- * interleaved runs on a loaded 2-core machine): identical frames ≈ 1.1×; the synthetic desktop's
- * next frame (13 of 17 tile rows changing) ≈ 2.2× (was 2.5× with a band compare, then every pixel
- * row from the band's top); one changed byte in the last row of every 3rd tile ≈ 1.65× (was 3.2×).
- * What is left is the ~1,800 calls the desktop frame needs (one per clean span per pixel row):
- * replaying just those calls costs ≈ 2× the whole-frame compare (≈ 100 ns fixed per call, plus
- * the non-sequential reads). A JavaScript loop over `Uint32Array` views is 20–30×.
+ *   so a band with one block of dirty tiles costs one call per pixel row. The runs of dirty tiles
+ *   are recomputed only when a tile turns dirty, not for every pixel row.
+ * Measured at 1080p on the synthetic desktop's next frame (13 of 17 tile rows changing), as the
+ * bench's `diff_cost` (relative to one `Buffer.compare` of two identical frames; medians of 18
+ * interleaved runs on a loaded 2-core machine): ≈ 1.9× (1.6–2.3×) with 1,610 calls, 189 of them on
+ * ranges that differ; was ≈ 2.07× (1.7–2.4×) with 1,776 calls, 341 differing. Most of the gain is
+ * JavaScript: listing the dirty runs for every pixel row cost ≈ 100–150 µs per frame, as much as
+ * the fixed cost of ~1,000 calls; the rest is fewer calls to find dirty tiles. What is left is
+ * the calls the frame needs (one per clean span per pixel row: the three bands with the video and
+ * the moving window's edges need 3 per row, ~40% of all calls), the ~100 ns each, and reads that
+ * restart at every call (from DRAM, under load, that costs more than the bytes themselves).
+ * Tried and dropped, measured on the same frame: also spanning dirty runs that were equal in the
+ * previous row, with backed-off probes (fewer calls on ranges that match, more that do not: 1,638–
+ * 1,686 calls in all); comparing fresh views with `Buffer.compare` or `equals` (~20 ns more per
+ * call than the offsets' checks); a JavaScript `Int32Array` loop for spans of ≤ 512 bytes (no
+ * gain); reading ahead the first bytes of the next spans from JavaScript (slower). A JavaScript loop
+ * over the whole frame is 20–30×.
  */
 
 /** Default tile side in pixels (a multiple of 16, so tiles follow the JPEG 4:2:0 MCU grid). */
 export const DEFAULT_TILE_SIZE_PX = 64;
-/** Pixel rows compared per call while a band is clean (small: the block that differs is re-read). */
-const ROW_BLOCK = 8;
 /** Default cap on merged rectangles per update. */
 export const DEFAULT_MAX_RECTS = 32;
 /** Default share of the screen above which the whole screen is sent as one rectangle. */
@@ -52,6 +63,168 @@ function view(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** The two frames and the grid being filled, shared by the helpers of `findDirtyTiles`. */
+interface Scan {
+  readonly a: Buffer;
+  readonly b: Buffer;
+  /** Bytes per pixel row. */
+  readonly stride: number;
+  /** Bytes of one tile in one pixel row (the last tile of a row may be narrower). */
+  readonly tileBytes: number;
+  readonly cols: number;
+  readonly dirty: Uint8Array;
+  /** Index in `dirty` of the current band's first tile. */
+  first: number;
+}
+
+/** Whether the frames differ in bytes start..end−1 (memcmp stops at the first difference). */
+function differs(scan: Scan, start: number, end: number): boolean {
+  return scan.b.compare(scan.a, start, end, start, end) !== 0;
+}
+
+/** Byte offset of tile `t` in the pixel row at `rowStart`; `t = cols` gives the end of the row. */
+function tileAt(scan: Scan, rowStart: number, t: number): number {
+  return rowStart + Math.min(t * scan.tileBytes, scan.stride);
+}
+
+/** Marks tile `t` of the current band dirty; returns 1 when it was clean before. */
+function mark(scan: Scan, t: number): number {
+  if (scan.dirty[scan.first + t] === 1) return 0;
+  scan.dirty[scan.first + t] = 1;
+  return 1;
+}
+
+/**
+ * Marks the tiles among s..e−1 of the current band whose bytes in the pixel row at `rowStart`
+ * differ, knowing that the range as a whole differs; returns how many were clean before.
+ */
+function splitRow(scan: Scan, rowStart: number, s: number, e: number): number {
+  let found = 0;
+  for (;;) {
+    // The first differing tile: while a first half does not differ, the second half does.
+    let lo = s;
+    let hi = e;
+    // Right after a dirty tile, the change most likely runs on into the next one: test it alone.
+    if (hi - lo > 1 && s > 0 && scan.dirty[scan.first + s - 1] === 1) {
+      if (differs(scan, tileAt(scan, rowStart, s), tileAt(scan, rowStart, s + 1))) hi = s + 1;
+      else lo = s + 1;
+    }
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (differs(scan, tileAt(scan, rowStart, lo), tileAt(scan, rowStart, mid))) hi = mid;
+      else lo = mid;
+    }
+    found += mark(scan, lo);
+    // Changes come in runs (a window, a line of text): one call per tile beats bisecting each.
+    let t = lo + 1;
+    while (t < e && differs(scan, tileAt(scan, rowStart, t), tileAt(scan, rowStart, t + 1))) found += mark(scan, t++);
+    // Tile t is clean in this row (or t = e); what follows it is bisected only if it differs.
+    if (t + 1 >= e || !differs(scan, tileAt(scan, rowStart, t + 1), tileAt(scan, rowStart, e))) return found;
+    s = t + 1;
+  }
+}
+
+/**
+ * Tests alone, in the pixel row at `rowStart`, each tile of the current band that is dirty in the
+ * band above, and marks those that differ; returns how many it marked.
+ */
+function markFromAbove(scan: Scan, rowStart: number): number {
+  const above = scan.first - scan.cols;
+  let found = 0;
+  for (let t = 0; t < scan.cols; t++) {
+    if (scan.dirty[above + t] === 1 && differs(scan, tileAt(scan, rowStart, t), tileAt(scan, rowStart, t + 1))) found += mark(scan, t);
+  }
+  return found;
+}
+
+/**
+ * The first of pixel rows y0..y1−1 that differs, or −1 when none does; `known`: the rows are known
+ * to differ (then the last block needs no call). Blocks of 1, 2, 4, … rows from the top, each clean
+ * row read once, then bisection of the first block that differs.
+ */
+function firstDifferingRow(scan: Scan, y0: number, y1: number, known: boolean): number {
+  const stride = scan.stride;
+  let lo = y0;
+  let hi = y1;
+  for (let step = 1; ; step *= 2) {
+    const end = Math.min(lo + step, y1);
+    if (end === y1 && known) break;
+    if (differs(scan, lo * stride, end * stride)) {
+      hi = end;
+      break;
+    }
+    if (end === y1) return -1;
+    lo = end;
+  }
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (differs(scan, lo * stride, mid * stride)) hi = mid;
+    else lo = mid;
+  }
+  return lo;
+}
+
+/** Lists the runs of dirty tiles of the current band, runStart[i] ≤ tile < runEnd[i]; returns how many. */
+function listRuns(scan: Scan, runStart: Int32Array, runEnd: Int32Array): number {
+  const { dirty, first, cols } = scan;
+  let runs = 0;
+  for (let t = 0; t < cols; t++) {
+    if (dirty[first + t] !== 1) continue;
+    runStart[runs] = t;
+    while (t + 1 < cols && dirty[first + t + 1] === 1) t++;
+    runEnd[runs++] = t + 1;
+  }
+  return runs;
+}
+
+/**
+ * Compares, in pixel rows lo..y1−1 of the current band, the tiles still clean: per row, the spans
+ * between runs of dirty tiles, the last one running on into the next row. `clean`: how many tiles
+ * of the band are still clean; `rowDone`: every tile of row `lo` has been compared already.
+ * Returns how many tiles are left clean.
+ */
+function scanRows(scan: Scan, lo: number, y1: number, clean: number, rowDone: boolean): number {
+  const { stride, tileBytes, cols } = scan;
+  const runStart = new Int32Array(cols);
+  const runEnd = new Int32Array(cols);
+  let runs = 0;
+  let runsFor = -1;
+  for (let y = lo; y < y1 && clean > 0; y++) {
+    // Tiles only ever turn dirty, so an unchanged count means unchanged runs.
+    if (runsFor !== clean) {
+      runs = listRuns(scan, runStart, runEnd);
+      runsFor = clean;
+    }
+    const rowStart = y * stride;
+    const done = y === lo && rowDone;
+    // Row `lo`'s head, unless the whole row was compared (the head of every later row is compared
+    // with the span that runs on from the row above).
+    if (y === lo && !rowDone && runStart[0]! > 0) {
+      const e = runStart[0]!;
+      if (differs(scan, rowStart, rowStart + e * tileBytes)) clean -= splitRow(scan, rowStart, 0, e);
+    }
+    if (!done) {
+      for (let g = 0; g + 1 < runs; g++) {
+        const s = runEnd[g]!;
+        const e = runStart[g + 1]!;
+        if (differs(scan, rowStart + s * tileBytes, rowStart + e * tileBytes)) clean -= splitRow(scan, rowStart, s, e);
+      }
+    }
+    // The span from the last dirty tile of this row to the first dirty tile of the next one.
+    const s = runEnd[runs - 1]!;
+    const headEnd = y + 1 < y1 ? runStart[0]! : 0;
+    const start = tileAt(scan, rowStart, s);
+    const end = rowStart + stride + headEnd * tileBytes;
+    if (start === end || !differs(scan, start, end)) continue;
+    // Without a head the span was the tail. When the tail was compared already (row `lo`), or
+    // turns out clean, the head differs.
+    const tailDiffers = s < cols && !done && (headEnd === 0 || differs(scan, start, rowStart + stride));
+    if (tailDiffers) clean -= splitRow(scan, rowStart, s, cols);
+    if (headEnd > 0 && (!tailDiffers || differs(scan, rowStart + stride, end))) clean -= splitRow(scan, rowStart + stride, 0, headEnd);
+  }
+  return clean;
+}
+
 /**
  * Marks the tiles where `curr` differs from `prev` (both `width × height × 4` bytes, RGBA8).
  * Stops comparing a tile at its first differing row.
@@ -63,90 +236,26 @@ export function findDirtyTiles(prev: Uint8Array, curr: Uint8Array, width: number
   const cols = Math.ceil(width / tileSize);
   const rows = Math.ceil(height / tileSize);
   const dirty = new Uint8Array(cols * rows);
-  const a = view(prev);
-  const b = view(curr);
   const stride = width * 4;
-  const tileBytes = tileSize * 4;
-  const differs = (start: number, end: number): boolean => b.compare(a, start, end, start, end) !== 0;
-  // Runs of dirty tiles in the current band: gapStart[i] ≤ tile < gapEnd[i].
-  const gapStart = new Int32Array(cols);
-  const gapEnd = new Int32Array(cols);
-  let gaps = 0;
-  let first = 0;
+  const scan: Scan = { a: view(prev), b: view(curr), stride, tileBytes: tileSize * 4, cols, dirty, first: 0 };
   let count = 0;
-
-  /**
-   * Marks the tiles among s..e−1 of the band whose bytes in the pixel row at `rowStart` differ,
-   * knowing that the range as a whole differs; returns how many were clean before.
-   */
-  const split = (rowStart: number, s: number, e: number): number => {
-    if (e - s === 1) {
-      if (dirty[first + s] === 1) return 0;
-      dirty[first + s] = 1;
-      return 1;
-    }
-    const mid = (s + e) >> 1;
-    // The range differs: when its first half does not, its second half does.
-    if (!differs(rowStart + s * tileBytes, rowStart + mid * tileBytes)) return split(rowStart, mid, e);
-    const found = split(rowStart, s, mid);
-    return differs(rowStart + mid * tileBytes, Math.min(rowStart + e * tileBytes, rowStart + stride)) ? found + split(rowStart, mid, e) : found;
-  };
-  const readGaps = () => {
-    gaps = 0;
-    for (let tx = 0; tx < cols; tx++) {
-      if (dirty[first + tx] !== 1) continue;
-      gapStart[gaps] = tx;
-      while (tx + 1 < cols && dirty[first + tx + 1] === 1) tx++;
-      gapEnd[gaps++] = tx + 1;
-    }
-  };
-
+  let countAbove = 0;
   for (let ty = 0; ty < rows; ty++) {
     const y0 = ty * tileSize;
     const y1 = Math.min(y0 + tileSize, height);
-    // Blocks of pixel rows in order, so clean rows are read once; bisect the first block that
-    // differs for its first differing row.
-    let lo = y0;
-    let hi = y0;
-    while (lo < y1) {
-      hi = Math.min(lo + ROW_BLOCK, y1);
-      if (differs(lo * stride, hi * stride)) break;
-      lo = hi;
-    }
-    if (lo >= y1) continue;
-    while (hi - lo > 1) {
-      const mid = (lo + hi) >> 1;
-      if (differs(lo * stride, mid * stride)) hi = mid;
-      else lo = mid;
-    }
-    first = ty * cols;
-    let clean = cols - split(lo * stride, 0, cols);
-    // From here every pixel row's bytes up to its first dirty tile have been compared already.
-    for (let y = lo; y < y1 && clean > 0; y++) {
-      readGaps();
-      const rowStart = y * stride;
-      for (let g = 0; g < gaps; g++) {
-        const s = gapEnd[g]!;
-        const last = g === gaps - 1;
-        if (!last) {
-          if (y === lo) continue; // the whole of row `lo` was just compared
-          const e = gapStart[g + 1]!;
-          if (differs(rowStart + s * tileBytes, rowStart + e * tileBytes)) clean -= split(rowStart, s, e);
-          continue;
-        }
-        // The span from the last dirty tile of this row to the first dirty tile of the next one.
-        const nextRow = y + 1 < y1;
-        const headEnd = nextRow ? gapStart[0]! : 0;
-        const start = rowStart + Math.min(s * tileBytes, stride);
-        const end = rowStart + stride + headEnd * tileBytes;
-        if (start === end || !differs(start, end)) continue;
-        // Row `lo`'s tail was compared with the whole row; when the tail is clean the head differs.
-        const tailDiffers = s < cols && y !== lo && differs(start, rowStart + stride);
-        if (tailDiffers) clean -= split(rowStart, s, cols);
-        if (headEnd > 0 && (!tailDiffers || differs(rowStart + stride, end))) clean -= split(rowStart + stride, 0, headEnd);
-      }
-    }
-    count += cols - clean;
+    const aboveDirty = count > countAbove;
+    countAbove = count;
+    // Under a clean band a band is usually clean too: one call settles it. Under a dirty one it
+    // usually differs from its top row, which the search below tests first.
+    if (!aboveDirty && !differs(scan, y0 * stride, y1 * stride)) continue;
+    scan.first = ty * cols;
+    const lo = firstDifferingRow(scan, y0, y1, !aboveDirty);
+    if (lo < 0) continue;
+    let clean = cols - (aboveDirty ? markFromAbove(scan, lo * stride) : 0);
+    // Row `lo` differs: when no tile from above does, bisect the whole row.
+    const rowDone = clean === cols;
+    if (rowDone) clean -= splitRow(scan, lo * stride, 0, cols);
+    count += cols - scanRows(scan, lo, y1, clean, rowDone);
   }
   return { tileSize, cols, rows, dirty, count };
 }

@@ -23,6 +23,13 @@ export const PIPELINE_MAX_RECTS = 8;
 export const DEFAULT_ENCODE_CONCURRENCY = 4;
 /** Cut lines of split rects fall on multiples of this (the JPEG 4:2:0 MCU), relative to the rect. */
 const SPLIT_ALIGN_PX = 16;
+/**
+ * JPEG settings. Huffman-table optimisation (`optimiseCoding`, sharp's default) is a second pass
+ * over every rect: on the 1080p desktop scene it costs ~20–25% of the agent's encode CPU to save
+ * ~8% of the bytes (99.4 vs 91.6 KiB per update). Latency and frame rate are CPU-bound on the
+ * agent; bandwidth is far under its limit (bench/README.md), so the pass is off.
+ */
+export const JPEG_OPTIONS = (quality: number) => ({ quality, mozjpeg: false, chromaSubsampling: '4:2:0', optimiseCoding: false }) as const;
 /** zlib level for lossless tiles: screen content compresses well already at low levels. */
 const PNG_COMPRESSION_LEVEL = 3;
 
@@ -138,7 +145,7 @@ export function createFramePipeline(options: FramePipelineOptions): FramePipelin
     const image = sharp(pixels, { raw: { width: rect.width, height: rect.height, channels: 4 } });
     const encoded = lossless
       ? await image.png({ compressionLevel: PNG_COMPRESSION_LEVEL, adaptiveFiltering: false }).toBuffer()
-      : await image.jpeg({ quality, mozjpeg: false, chromaSubsampling: '4:2:0' }).toBuffer();
+      : await image.jpeg(JPEG_OPTIONS(quality)).toBuffer();
     if (encoded.length >= pixels.length) return { ...rect, codec: 'raw', data: pixels };
     return { ...rect, codec: lossless ? 'png' : 'jpeg', data: encoded };
   };

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../log/logger.ts';
 import { FakeTarget, fakePipeline, fakeSource } from '../testing/fakes.ts';
 import { StreamLoop } from './stream-loop.ts';
@@ -136,5 +136,49 @@ describe('StreamLoop', () => {
     });
     await loop.tick();
     expect(delivered).toEqual([]);
+  });
+
+  describe('capture schedule', () => {
+    afterEach(() => vi.useRealTimers());
+
+    /** Runs the loop for `seconds` of fake time with every timer firing `lateMs` late; returns the captures. */
+    async function capturesWithLateTimers(lateMs: number, seconds: number): Promise<number> {
+      vi.useFakeTimers();
+      const real = globalThis.setTimeout;
+      const late = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => real(fn, (ms ?? 0) + lateMs)) as typeof setTimeout);
+      const h = harness([new FakeTarget('a')]);
+      h.loop.start();
+      await vi.advanceTimersByTimeAsync(seconds * 1000);
+      h.loop.stop();
+      late.mockRestore();
+      return h.source.captures;
+    }
+
+    it('keeps the asked-for rate when timers fire late (captures are due on a fixed grid)', async () => {
+      // 10 fps for 10 s with every timer 4 ms late: waiting a full interval after each late tick gives ~96.
+      const captures = await capturesWithLateTimers(4, 10);
+      expect(captures).toBeGreaterThanOrEqual(99);
+      expect(captures).toBeLessThanOrEqual(101);
+    });
+
+    it('does not burst to catch up after a stall longer than an interval', async () => {
+      vi.useFakeTimers();
+      const h = harness([new FakeTarget('a')]);
+      let stall = true;
+      const capture = h.source.capture.bind(h.source);
+      h.source.capture = async () => {
+        if (stall) {
+          stall = false;
+          await new Promise((r) => setTimeout(r, 1000)); // one capture takes 10 intervals
+        }
+        return capture();
+      };
+      h.loop.start();
+      await vi.advanceTimersByTimeAsync(2000);
+      h.loop.stop();
+      // 1 s stalled, then 10 fps for the remaining second: ~11, not the 20 a catch-up burst would give.
+      expect(h.source.captures).toBeGreaterThanOrEqual(10);
+      expect(h.source.captures).toBeLessThanOrEqual(12);
+    });
   });
 });

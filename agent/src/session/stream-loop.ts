@@ -84,8 +84,13 @@ export class StreamLoop {
 
   async #loop(): Promise<void> {
     const intervalMs = 1000 / this.#o.fps;
+    // Captures are due on a fixed grid (start + k × interval), not `interval` after the previous
+    // one ended: timers fire late by a millisecond or more, and waiting a full interval after each
+    // late tick drifted 30 fps down to ~27. A tick that falls more than one interval behind moves
+    // the grid instead of bursting to catch up.
+    let due = this.#now();
     while (this.#running) {
-      const started = this.#now();
+      due += intervalMs;
       try {
         await this.tick();
         this.#captureErrors = 0;
@@ -96,7 +101,9 @@ export class StreamLoop {
       }
       this.#maybeLogStats();
       if (!this.#running) break;
-      const waitMs = Math.max(0, intervalMs - (this.#now() - started));
+      const now = this.#now();
+      if (now - due > intervalMs) due = now;
+      const waitMs = Math.max(0, due - now);
       await new Promise<void>((resolve) => {
         this.#kick = resolve;
         this.#timer = setTimeout(resolve, waitMs);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
-import { LOGIN_TOKEN_TTL_S, AGENT_MAX_MESSAGE_BYTES, VIEWER_MAX_MESSAGE_BYTES, PASSWORD_MIN_LENGTH } from '@guruconnect/shared/limits';
+import { LOGIN_TOKEN_TTL_S, AGENT_MAX_MESSAGE_BYTES, VIEWER_MAX_MESSAGE_BYTES, PASSWORD_MIN_LENGTH, RELAY_INPUT_BURST, RELAY_INPUT_RATE_PER_S } from '@guruconnect/shared/limits';
 
 /** Words that make a shared agent key guessable (checked case-insensitively). */
 export const AGENT_API_KEY_FORBIDDEN_WORDS = ['password', '12345', 'admin', 'test', 'api_key', 'secret', 'changeme', 'default', 'guruconnect'] as const;
@@ -123,8 +123,8 @@ const envSchema = z
     TURN_TTL_S: int(3600, 60, 86400),
     RELAY_POLICY: z.enum(['auto', 'force']).default('auto'),
     ICE_TIMEOUT_MS: int(5000, 500, 60_000),
-    RELAY_INPUT_RATE_PER_S: int(200, 1, 10_000),
-    RELAY_INPUT_BURST: int(400, 1, 100_000),
+    RELAY_INPUT_RATE_PER_S: int(RELAY_INPUT_RATE_PER_S, 1, 10_000),
+    RELAY_INPUT_BURST: int(RELAY_INPUT_BURST, 1, 100_000),
     RELAY_QUEUE_MAX_BYTES: int(4 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
     RELAY_HIGH_WATER_BYTES: int(1024 * 1024, 64 * 1024, 16 * 1024 * 1024),
     REDIS_URL: z

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RELAY_INPUT_BURST, RELAY_INPUT_RATE_PER_S } from '@guruconnect/shared/limits';
 import { ADMIN_PASSWORD, CANARY, api, loginAs, startTestServer, type TestServer } from '../testing/test-server.ts';
 import { agentQuery, call, closed, connect, connectKeyedAgent, connectViewer, consoleTicket, createAgentKey, next, received } from '../testing/clients.ts';
 
@@ -288,14 +289,30 @@ describe('input on the relay path', () => {
   });
 
   it('throttles relayed input per viewer and drops the excess', async () => {
-    const a = await connectKeyedAgent(s, (await createAgentKey(s, admin, 'throttle')).key);
-    const v = await connectViewer(s, tech, a.welcome.sessionId);
-    const acks = await Promise.all(Array.from({ length: 600 }, (_, i) => call(v.socket, 'relay:input', { type: 'pointer:move', x: i % 100, y: 1, t: i })));
-    const ok = acks.filter((x) => x.ok).length;
-    expect(ok).toBeGreaterThanOrEqual(400);
-    expect(ok).toBeLessThan(600);
-    expect(acks.find((x) => !x.ok)).toMatchObject({ error: { code: 'ERR_INPUT_THROTTLED' } });
-    a.socket.close();
-    v.socket.close();
+    // A server with a small throttle, so the test does not depend on how fast this machine sends.
+    const small = await startTestServer({ env: { RELAY_INPUT_RATE_PER_S: '200', RELAY_INPUT_BURST: '400' } });
+    try {
+      const smallAdmin = await loginAs(small.url, 'admin', ADMIN_PASSWORD);
+      const a = await connectKeyedAgent(small, (await createAgentKey(small, smallAdmin, 'throttle')).key);
+      const v = await connectViewer(small, smallAdmin, a.welcome.sessionId);
+      const started = performance.now();
+      const acks = await Promise.all(Array.from({ length: 600 }, (_, i) => call(v.socket, 'relay:input', { type: 'pointer:move', x: i % 100, y: 1, t: i })));
+      const elapsedS = (performance.now() - started) / 1000;
+      const ok = acks.filter((x) => x.ok).length;
+      expect(ok).toBeGreaterThanOrEqual(400);
+      // The bucket refills while the messages are in flight: never more than burst + rate × elapsed.
+      expect(ok).toBeLessThanOrEqual(400 + Math.ceil(200 * elapsedS) + 1);
+      expect(acks.find((x) => !x.ok)).toMatchObject({ error: { code: 'ERR_INPUT_THROTTLED' } });
+      a.socket.close();
+      v.socket.close();
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('lets 500 pointer moves a second through by default (a fast mouse)', () => {
+    expect(RELAY_INPUT_RATE_PER_S).toBeGreaterThanOrEqual(500);
+    expect(s.config.RELAY_INPUT_RATE_PER_S).toBe(RELAY_INPUT_RATE_PER_S);
+    expect(s.config.RELAY_INPUT_BURST).toBe(RELAY_INPUT_BURST);
   });
 });

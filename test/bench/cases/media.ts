@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import sharp from 'sharp';
 import { createSyntheticSource } from '../../../agent/src/capture/synthetic-source.ts';
+import { JPEG_OPTIONS } from '../../../agent/src/pipeline/frame-pipeline.ts';
 import { startAgentProcess, type AgentProcess } from '../../support/agent-process.ts';
 import { ADMIN_PASSWORD, ADMIN_USER } from '../../support/server-process.ts';
 import type { ViewerClientOptions } from '../../support/viewer-client.ts';
@@ -230,7 +231,7 @@ async function fullFrameJpegBytes(width: number, height: number, frames: number)
     const f = await source.capture();
     // Every 3rd frame is enough: full-frame sizes hardly move between frames of this scene.
     if (i % 3 !== 1) continue;
-    const jpeg = await sharp(f.data, { raw: { width, height, channels: 4 } }).jpeg({ quality: QUALITY, mozjpeg: false, chromaSubsampling: '4:2:0' }).toBuffer();
+    const jpeg = await sharp(f.data, { raw: { width, height, channels: 4 } }).jpeg(JPEG_OPTIONS(QUALITY)).toBuffer();
     sizes.push(jpeg.length);
   }
   await source.close();

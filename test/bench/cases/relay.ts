@@ -22,6 +22,18 @@ async function wsRelayOnce(durationMs: number): Promise<number> {
   return r.bytes / MB / (r.ms / 1000);
 }
 
+/** The same shape through a bare socket.io relay (no auth, no checks): where socket.io itself stops. */
+async function sioRelayOnce(durationMs: number): Promise<number> {
+  const relay = startRole('sio-relay', {});
+  const { port } = await relay.next<{ port: number }>('ready');
+  const recv = startRole('sio-endpoint', { port, mode: 'recv', durationMs, messageBytes: 65536 });
+  await recv.next('ready');
+  const send = startRole('sio-endpoint', { port, mode: 'send', durationMs, messageBytes: 65536 });
+  const r = await recv.next<{ bytes: number; ms: number }>('result');
+  await Promise.all([send.stop(), relay.stop(), recv.stop()]);
+  return r.bytes / MB / (r.ms / 1000);
+}
+
 async function gcRelayOnce(durationMs: number, quick: boolean): Promise<number> {
   // Quick mode reuses the run's shared server (a server start costs more than the measurement).
   const gc = quick ? await sharedGcServer(BENCH_SERVER_ENV) : await gcServer();
@@ -43,12 +55,23 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
   const durationMs = o.quick ? 800 : 5000;
   const base: number[] = [];
   const ours: number[] = [];
+  const bareSio: number[] = [];
   for (let i = 0; i < reps; i++) {
     base.push(await wsRelayOnce(durationMs));
     ours.push(await gcRelayOnce(durationMs, o.quick));
+    // Quick mode proves the cases run; the reference point is for full runs.
+    if (!o.quick) bareSio.push(await sioRelayOnce(durationMs));
   }
   const ratios = ours.map((v, i) => v / base[i]!);
   const ratio = median(ratios);
+  const sio: Record<string, number> = bareSio.length
+    ? {
+        // The ceiling of any relay built on socket.io here: the same messages through a bare socket.io relay.
+        bareSocketIoMBps: Number(median(bareSio).toFixed(1)),
+        bareSocketIoRatio: Number(median(bareSio.map((v, i) => v / base[i]!)).toFixed(3)),
+        oursVsBareSocketIo: Number((median(ours) / median(bareSio)).toFixed(3)),
+      }
+    : {};
   return [
     {
       name: 'relay_goodput',
@@ -59,7 +82,10 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
       pass: atLeast(ratio, 0.85),
       reps,
       spread: spread(ratios),
-      details: { relayMBps: Number(median(ours).toFixed(1)) },
+      details: {
+        relayMBps: Number(median(ours).toFixed(1)),
+        ...sio,
+      },
     },
   ];
 }

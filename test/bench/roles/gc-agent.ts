@@ -1,12 +1,12 @@
-// The product's agent — AgentConnection + MediaSession + frame pipeline over a small synthetic
-// screen and the recording input sink — in its own process, as `agent/src/main.ts` wires it.
+// The product's agent — AgentConnection + MediaSession + the capture worker (synthetic screen and
+// frame pipeline off the main thread) and the recording input sink — in its own process, as
+// `agent/src/main.ts` wires it.
 // Reports the one-way latency of every input it applies (sender stamp `t`, epoch ms).
 import { randomUUID } from 'node:crypto';
-import { createSyntheticSource } from '../../../agent/src/capture/synthetic-source.ts';
+import { startCaptureWorker } from '../../../agent/src/capture-worker/index.ts';
 import { AgentConnection } from '../../../agent/src/connection/agent-connection.ts';
 import { createSyntheticInput } from '../../../agent/src/input/synthetic-input.ts';
 import { createLogger } from '../../../agent/src/log/logger.ts';
-import { createFramePipeline } from '../../../agent/src/pipeline/frame-pipeline.ts';
 import { MediaSession } from '../../../agent/src/session/media-session.ts';
 import { report, roleArgs } from '../lib/roles.ts';
 
@@ -40,9 +40,10 @@ const connection: AgentConnection = new AgentConnection({
     },
   },
 });
+const capture = await startCaptureWorker({ capture: { kind: 'synthetic', width: a.width, height: a.height, scene: 'desktop' }, pipeline: { quality: 70 } }, log);
 const media = new MediaSession({
-  source: createSyntheticSource({ width: a.width, height: a.height }),
-  pipeline: createFramePipeline({ quality: 70 }),
+  source: capture.source,
+  pipeline: capture.pipeline,
   sink,
   fps: a.fps,
   relayMode: a.relay,

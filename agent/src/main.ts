@@ -133,6 +133,7 @@ async function run(args: AgentArgs, log: Logger): Promise<number> {
       signal: (kind, msg) => media.onSignal(kind, msg),
       relayInput: (from, input) => media.onRelayInput(from, input),
       keyframeRequest: (from, reason) => media.onKeyframeRequest(from, reason),
+      relayCredit: (viewerId, open) => media.onRelayCredit(viewerId, open),
       disconnected: () => media.onDisconnected(),
       fatal: (reason, message) => {
         process.stderr.write(`guru-agent: ${message}\n`);

@@ -145,6 +145,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
       const agent = v && services.registry.sessions.get(v.sessionId)?.agent;
       if (agent) late.broadcaster?.emit('agent', agent.socketId, 'keyframe:request', { from: viewerId, reason: 'relay_drop' });
     },
+    creditChanged(viewerId, open) {
+      const v = services.registry.viewers.get(viewerId);
+      const agent = v && services.registry.sessions.get(v.sessionId)?.agent;
+      if (agent) late.broadcaster?.emit('agent', agent.socketId, 'relay:credit', { viewerId, open });
+    },
   });
   bus.onBinary((buf) => {
     const hop = decodeRelayHop(buf);

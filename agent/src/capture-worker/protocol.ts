@@ -23,6 +23,9 @@ export interface FrameHandle {
 export type WorkerRequest =
   | { id: number; op: 'capture' }
   | { id: number; op: 'encode'; seq: number; keyframe: boolean }
+  | { id: number; op: 'catchUp'; seq: number; viewerId: string }
+  | { id: number; op: 'lag'; viewerId: string }
+  | { id: number; op: 'forget'; viewerId: string }
   | { id: number; op: 'reset' }
   | { id: number; op: 'close' };
 

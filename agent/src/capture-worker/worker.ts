@@ -42,6 +42,16 @@ async function handle(req: WorkerRequest): Promise<WorkerReply | null> {
       if (!latest || latest.seq !== req.seq) return { type: 'error', id: req.id, message: `frame ${req.seq} is not the latest capture` };
       return { type: 'result', id: req.id, value: await pipeline.encode(latest, { keyframe: req.keyframe }) };
     }
+    case 'catchUp': {
+      if (!latest || latest.seq !== req.seq) return { type: 'error', id: req.id, message: `frame ${req.seq} is not the latest capture` };
+      return { type: 'result', id: req.id, value: await pipeline.catchUp(latest, req.viewerId) };
+    }
+    case 'lag':
+      pipeline.lag(req.viewerId);
+      return { type: 'result', id: req.id, value: null };
+    case 'forget':
+      pipeline.forget(req.viewerId);
+      return { type: 'result', id: req.id, value: null };
     case 'reset':
       pipeline.reset();
       return { type: 'result', id: req.id, value: null };

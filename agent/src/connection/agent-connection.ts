@@ -6,6 +6,7 @@ import {
   chatMessageSchema,
   signalDeliverySchema,
   viewerJoinedSchema,
+  relayCreditSchema,
   viewerLeftSchema,
 } from '@guruconnect/shared/protocol';
 import type { Logger } from '../log/logger.ts';
@@ -31,6 +32,8 @@ export interface AgentConnectionHandlers {
   /** `input` is NOT validated yet: the media session counts what it refuses. */
   relayInput(from: string, input: unknown): void;
   keyframeRequest(from: string, reason: string | undefined): void;
+  /** A relay viewer's credit at the server opened or closed (`relay:credit`). */
+  relayCredit(viewerId: string, open: boolean): void;
   disconnected(reason: string): void;
   /** The server will not take this agent back (credential refused, superseded): stop. */
   fatal(reason: 'refused' | 'superseded', message: string): void;
@@ -220,6 +223,7 @@ export class AgentConnection {
     for (const kind of ['offer', 'answer', 'candidate'] as const) on(`signal:${kind}`, signalDeliverySchema, (m) => this.#o.handlers.signal(kind, m));
     on('relay:input', relayInputEnvelopeSchema, (m) => this.#o.handlers.relayInput(m.from, m.input));
     on('keyframe:request', keyframeRequestDeliverySchema, (m) => this.#o.handlers.keyframeRequest(m.from, m.reason));
+    on('relay:credit', relayCreditSchema, (m) => this.#o.handlers.relayCredit(m.viewerId, m.open));
     on('chat:message', chatMessageSchema, (m) => log.info('chat message', { from: m.from.kind, chars: m.text.length }));
   }
 

@@ -156,6 +156,77 @@ describe('frame pipeline', () => {
     expect(codecs.has('jpeg')).toBe(false);
   });
 
+  it('brings a viewer that fell behind up to date with one catch-up delta of the union of the changes (byte-exact, smaller than a keyframe)', async () => {
+    const source = createSyntheticSource({ width: 640, height: 480, now: () => 1_000 });
+    const pipeline = createFramePipeline({ quality: 70, lossless: true });
+    const fbA = new Uint8Array(640 * 480 * 4);
+    const fbB = new Uint8Array(640 * 480 * 4);
+    const [rA, rB] = [new FrameReassembler(), new FrameReassembler()];
+    let keyframeBytes = 0;
+    for (let i = 0; i < 10; i++) {
+      const raw = await source.capture();
+      if (i === 3) pipeline.lag('b'); // B is congested for frames 3..8
+      // Frame 5: only a keyframe is encoded (for a viewer joining): B's backlog must still grow.
+      const update = await pipeline.encode(raw, { keyframe: i === 0 || i === 5 });
+      if (update === null) throw new Error('the synthetic desktop changes every frame');
+      if (update.keyframe) keyframeBytes = update.bytes;
+      await paint(fbA, receive(update, rA));
+      expect(Buffer.compare(fbA, raw.data)).toBe(0);
+      if (i < 3) await paint(fbB, receive(update, rB));
+      if (i === 9) {
+        const catchUp = await pipeline.catchUp(raw, 'b');
+        expect(catchUp).not.toBeNull();
+        expect(catchUp!.keyframe).toBe(false);
+        expect(catchUp!.seq).toBe(raw.seq);
+        expect(catchUp!.bytes).toBeLessThan(keyframeBytes);
+        await paint(fbB, receive(catchUp!, rB));
+        expect(Buffer.compare(fbB, raw.data)).toBe(0);
+      }
+    }
+    // In sync again: no backlog left.
+    await expect(pipeline.catchUp(await source.capture(), 'b')).rejects.toThrow(/not behind/);
+  });
+
+  it('keeps the backlog of a viewer behind when a tick encodes only a keyframe (for someone joining)', async () => {
+    const pipeline = createFramePipeline({ quality: 70, lossless: true });
+    const fbB = new Uint8Array(128 * 128 * 4);
+    const rB = new FrameReassembler();
+    const f0 = rawFrame(128, 128, 0);
+    await paint(fbB, receive((await pipeline.encode(f0, { keyframe: true }))!, rB));
+    pipeline.lag('b');
+    const d1 = f0.data.slice();
+    d1.fill(7, (10 * 128 + 10) * 4, (10 * 128 + 12) * 4); // tile (0,0), changed only in frame 1
+    await pipeline.encode(rawFrame(128, 128, 1, d1), { keyframe: true });
+    const d2 = d1.slice();
+    d2.fill(9, (100 * 128 + 100) * 4, (100 * 128 + 102) * 4); // tile (1,1)
+    const f2 = rawFrame(128, 128, 2, d2);
+    await pipeline.encode(f2, { keyframe: false });
+    const catchUp = await pipeline.catchUp(f2, 'b');
+    expect(catchUp!.keyframe).toBe(false);
+    await paint(fbB, receive(catchUp!, rB));
+    expect(Buffer.compare(fbB, d2)).toBe(0);
+  });
+
+  it('answers a catch-up with null when nothing changed, and with a keyframe after a resize or a forgotten reference', async () => {
+    const pipeline = createFramePipeline({ quality: 70 });
+    await pipeline.encode(rawFrame(64, 64, 0), { keyframe: true });
+    pipeline.lag('b');
+    expect(await pipeline.encode(rawFrame(64, 64, 1), { keyframe: false })).toBeNull();
+    expect(await pipeline.catchUp(rawFrame(64, 64, 1), 'b')).toBeNull();
+
+    pipeline.lag('b');
+    const resized = await pipeline.catchUp(rawFrame(128, 64, 2), 'b');
+    expect(resized!.keyframe).toBe(true);
+
+    pipeline.lag('c');
+    pipeline.reset();
+    expect((await pipeline.catchUp(rawFrame(128, 64, 3), 'c'))!.keyframe).toBe(true);
+
+    pipeline.lag('d');
+    pipeline.forget('d');
+    await expect(pipeline.catchUp(rawFrame(128, 64, 4), 'd')).rejects.toThrow(/not behind/);
+  });
+
   it('splits a huge noisy frame into frames ≤ FRAME_MAX_BYTES and chunks ≤ FRAME_CHUNK_MAX_BYTES', async () => {
     const width = 3840;
     const height = 2160;

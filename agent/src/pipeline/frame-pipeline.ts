@@ -2,7 +2,7 @@ import { chunkFrame, encodeFrame, FRAME_HEADER_BYTES, RECT_HEADER_BYTES, type Fr
 import { FRAME_CHUNK_MAX_BYTES, FRAME_MAX_BYTES, FRAME_MAX_RECTS } from '@guruconnect/shared/limits';
 import sharp from 'sharp';
 import type { RawFrame } from '../capture/screen-source.ts';
-import { DEFAULT_TILE_SIZE_PX, findDirtyTiles, mergeDirtyTiles, type PixelRect } from './dirty-tiles.ts';
+import { DEFAULT_TILE_SIZE_PX, findDirtyTiles, mergeDirtyTiles, type PixelRect, type TileGrid } from './dirty-tiles.ts';
 import type { EncodedUpdate, FramePipeline, PipelineOptions } from './types.ts';
 
 /**
@@ -137,7 +137,15 @@ export function createFramePipeline(options: FramePipelineOptions): FramePipelin
   assertIntIn(maxRects, 1, FRAME_MAX_RECTS, 'maxRects');
   assertIntIn(concurrency, 1, 64, 'concurrency');
 
-  let previous: { width: number; height: number; data: Uint8Array } | null = null;
+  /** The reference: the last frame encoded (what a viewer in sync shows), and its `seq`. */
+  let previous: { width: number; height: number; data: Uint8Array; seq: number } | null = null;
+  /** The dirty tiles of the last `advance` (reused by a second encode of the same frame). */
+  let lastGrid: TileGrid | null = null;
+  /**
+   * Viewers that fell behind: the tiles that changed since each last got an update (`null`: it
+   * needs everything, e.g. the screen size changed). Kept against the reference as it advances.
+   */
+  const behind = new Map<string, Uint8Array | null>();
   let nextFrameId = 0;
 
   const encodeRect = async (frame: RawFrame, rect: PixelRect): Promise<FrameRect> => {
@@ -150,68 +158,126 @@ export function createFramePipeline(options: FramePipelineOptions): FramePipelin
     return { ...rect, codec: lossless ? 'png' : 'jpeg', data: encoded };
   };
 
-  /** Brings `previous` up to `frame` by copying the rects that changed. */
-  const remember = (frame: RawFrame, rects: readonly PixelRect[], keyframe: boolean): void => {
-    if (keyframe || previous === null) {
-      previous = { width: frame.width, height: frame.height, data: frame.data.slice() };
-      return;
-    }
+  /** Copies the dirty tiles of `grid` (by horizontal runs) from `frame` into the reference. */
+  const copyDirty = (frame: RawFrame, grid: TileGrid, into: Uint8Array): void => {
     const stride = frame.width * 4;
-    for (const rect of rects) {
-      for (let y = rect.y; y < rect.y + rect.height; y++) {
-        const start = y * stride + rect.x * 4;
-        previous.data.set(frame.data.subarray(start, start + rect.width * 4), start);
+    for (let ty = 0; ty < grid.rows; ty++) {
+      const y0 = ty * tileSize;
+      const y1 = Math.min(y0 + tileSize, frame.height);
+      for (let tx = 0; tx < grid.cols; tx++) {
+        if (grid.dirty[ty * grid.cols + tx] !== 1) continue;
+        const c0 = tx;
+        while (tx + 1 < grid.cols && grid.dirty[ty * grid.cols + tx + 1] === 1) tx++;
+        const x0 = c0 * tileSize * 4;
+        const x1 = Math.min((tx + 1) * tileSize, frame.width) * 4;
+        for (let y = y0; y < y1; y++) into.set(frame.data.subarray(y * stride + x0, y * stride + x1), y * stride + x0);
       }
     }
   };
 
-  return {
-    async encode(frame, opts): Promise<EncodedUpdate | null> {
-      const { width, height } = frame;
-      if (frame.data.length !== width * height * 4) throw new RangeError('frame.data must be width × height × 4 bytes');
-      const keyframe = opts.keyframe || previous === null || previous.width !== width || previous.height !== height;
-      let rects: PixelRect[];
-      if (keyframe || previous === null) {
-        rects = [{ x: 0, y: 0, width, height }];
-      } else {
-        const grid = findDirtyTiles(previous.data, frame.data, width, height, tileSize);
-        if (grid.count === 0) return null;
-        rects = mergeDirtyTiles(grid, width, height, { maxRects });
+  /**
+   * Moves the reference to `frame` and adds what changed to every viewer that is behind. Returns
+   * the dirty tiles, or null when there was no comparable reference (everything changed).
+   */
+  const advance = (frame: RawFrame): TileGrid | null => {
+    if (previous !== null && previous.seq === frame.seq && previous.width === frame.width && previous.height === frame.height) return lastGrid;
+    if (previous === null || previous.width !== frame.width || previous.height !== frame.height) {
+      previous = { width: frame.width, height: frame.height, data: frame.data.slice(), seq: frame.seq };
+      lastGrid = null;
+      for (const id of behind.keys()) behind.set(id, null);
+      return null;
+    }
+    const grid = findDirtyTiles(previous.data, frame.data, frame.width, frame.height, tileSize);
+    if (grid.count > 0) {
+      copyDirty(frame, grid, previous.data);
+      for (const tiles of behind.values()) {
+        if (tiles === null) continue;
+        for (let i = 0; i < tiles.length; i++) tiles[i]! |= grid.dirty[i]!;
       }
-      remember(frame, rects, keyframe);
+    }
+    previous.seq = frame.seq;
+    lastGrid = grid;
+    return grid;
+  };
 
-      const pieces = rects.flatMap((rect) => splitRect(rect));
-      let encoded: FrameRect[];
-      try {
-        encoded = await mapBounded(pieces, concurrency, (rect) => encodeRect(frame, rect));
-      } catch (err) {
-        previous = null; // the viewer never got this update: resynchronise with a keyframe
-        throw err;
-      }
-      const messages: Uint8Array[] = [];
-      for (const [index, group] of packFrames(encoded).entries()) {
-        const bytes = encodeFrame({
-          seq: frame.seq,
-          captureTsMs: frame.captureTsMs,
-          keyframe: keyframe && index === 0,
-          screenWidth: width,
-          screenHeight: height,
-          rects: group,
-        });
-        messages.push(...chunkFrame(bytes, nextFrameId, maxChunkBytes));
-        nextFrameId = (nextFrameId + 1) >>> 0;
-      }
-      return {
+  /** Encodes `rects` of `frame` into chunk messages (several codec frames if it is big). */
+  const encodeUpdate = async (frame: RawFrame, rects: PixelRect[], keyframe: boolean): Promise<EncodedUpdate> => {
+    const { width, height } = frame;
+    const pieces = rects.flatMap((rect) => splitRect(rect));
+    let encoded: FrameRect[];
+    try {
+      encoded = await mapBounded(pieces, concurrency, (rect) => encodeRect(frame, rect));
+    } catch (err) {
+      // The viewers never got this update: resynchronise everyone with a keyframe.
+      previous = null;
+      lastGrid = null;
+      throw err;
+    }
+    const messages: Uint8Array[] = [];
+    for (const [index, group] of packFrames(encoded).entries()) {
+      const bytes = encodeFrame({
         seq: frame.seq,
         captureTsMs: frame.captureTsMs,
-        keyframe,
-        messages,
-        bytes: messages.reduce((sum, m) => sum + m.length, 0),
-        rects: encoded.length,
-      };
+        keyframe: keyframe && index === 0,
+        screenWidth: width,
+        screenHeight: height,
+        rects: group,
+      });
+      messages.push(...chunkFrame(bytes, nextFrameId, maxChunkBytes));
+      nextFrameId = (nextFrameId + 1) >>> 0;
+    }
+    return {
+      seq: frame.seq,
+      captureTsMs: frame.captureTsMs,
+      keyframe,
+      messages,
+      bytes: messages.reduce((sum, m) => sum + m.length, 0),
+      rects: encoded.length,
+    };
+  };
+
+  const checkFrame = (frame: RawFrame): void => {
+    if (frame.data.length !== frame.width * frame.height * 4) throw new RangeError('frame.data must be width × height × 4 bytes');
+  };
+  const whole = (frame: RawFrame): PixelRect[] => [{ x: 0, y: 0, width: frame.width, height: frame.height }];
+
+  return {
+    async encode(frame, opts): Promise<EncodedUpdate | null> {
+      checkFrame(frame);
+      if (opts.keyframe) {
+        // Viewers behind still need what changed since their last update; otherwise skip the diff.
+        if (behind.size > 0 || previous === null) advance(frame);
+        else previous = { width: frame.width, height: frame.height, data: frame.data.slice(), seq: frame.seq };
+        return encodeUpdate(frame, whole(frame), true);
+      }
+      const grid = advance(frame);
+      if (grid === null) return encodeUpdate(frame, whole(frame), true);
+      if (grid.count === 0) return null;
+      return encodeUpdate(frame, mergeDirtyTiles(grid, frame.width, frame.height, { maxRects }), false);
+    },
+    lag(viewerId: string): void {
+      if (behind.has(viewerId)) return;
+      behind.set(viewerId, previous === null ? null : new Uint8Array(Math.ceil(previous.width / tileSize) * Math.ceil(previous.height / tileSize)));
+    },
+    async catchUp(frame, viewerId): Promise<EncodedUpdate | null> {
+      checkFrame(frame);
+      if (!behind.has(viewerId)) throw new Error(`viewer ${viewerId} is not behind`);
+      const grid = advance(frame);
+      const tiles = behind.get(viewerId)!;
+      behind.delete(viewerId);
+      if (grid === null || tiles === null) return encodeUpdate(frame, whole(frame), true);
+      let count = 0;
+      for (const t of tiles) count += t;
+      if (count === 0) return null;
+      const union: TileGrid = { tileSize, cols: grid.cols, rows: grid.rows, dirty: tiles, count };
+      return encodeUpdate(frame, mergeDirtyTiles(union, frame.width, frame.height, { maxRects }), false);
+    },
+    forget(viewerId: string): void {
+      behind.delete(viewerId);
     },
     reset(): void {
       previous = null;
+      lastGrid = null;
     },
   };
 }

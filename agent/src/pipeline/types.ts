@@ -30,6 +30,21 @@ export interface EncodedUpdate {
  */
 export interface FramePipeline {
   encode(frame: RawFrame, opts: { keyframe: boolean }): Promise<EncodedUpdate | null>;
+  /**
+   * A viewer misses the updates from now on (its path is congested): keep the union of the tiles
+   * that change for it, against the frame it has (the last one encoded). Call before the encode
+   * it misses. Idempotent.
+   */
+  lag(viewerId: string): void;
+  /**
+   * The update that brings a viewer that was behind up to `frame` (the frame of this tick): the
+   * tiles changed since its last update, encoded from `frame` — a delta, not a keyframe (a
+   * keyframe only when the screen size changed or the pipeline lost its reference). Null when
+   * nothing changed. The viewer is in sync afterwards.
+   */
+  catchUp(frame: RawFrame, viewerId: string): Promise<EncodedUpdate | null>;
+  /** Drop a viewer's backlog (it left, or gets a keyframe anyway). */
+  forget(viewerId: string): void;
   /** Forget the previous frame so the next encode is a keyframe. */
   reset(): void;
 }

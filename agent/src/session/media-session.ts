@@ -176,6 +176,11 @@ export class MediaSession {
     this.#log.debug('keyframe requested', { viewerId: from, reason: reason ?? 'viewer' });
   }
 
+  /** The server says whether a relay viewer can take another frame now (its ack credit). */
+  onRelayCredit(viewerId: string, open: boolean): void {
+    this.#viewers.get(viewerId)?.relayCredit(open);
+  }
+
   onDisconnected(): void {
     // Relay viewers starve until the socket is back (they count as congested, so they get a keyframe
     // after); P2P viewers carry on.

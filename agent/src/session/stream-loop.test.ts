@@ -52,7 +52,7 @@ describe('StreamLoop', () => {
     expect(h.loop.stats.skippedCongested).toBe(1);
   });
 
-  it('keeps a fast viewer streaming while a congested one is skipped, then resyncs the slow one with a keyframe of the latest screen', async () => {
+  it('keeps a fast viewer streaming while a congested one is skipped, then brings the slow one back with one catch-up delta of the latest screen (no keyframe)', async () => {
     const fast = new FakeTarget('fast');
     const slow = new FakeTarget('slow');
     const h = harness([fast, slow]);
@@ -61,15 +61,70 @@ describe('StreamLoop', () => {
     for (let i = 0; i < 5; i++) await h.loop.tick();
     expect(fast.received.map((r) => r.seq)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(slow.received).toEqual([{ seq: 0, keyframe: true }]);
-    expect(slow.needsKeyframe).toBe(true);
+    expect(slow.behind).toBe(true);
+    expect(slow.needsKeyframe).toBe(false);
+    // The pipeline was told before the first delta the slow viewer missed, and only once.
+    expect(h.pipeline.behind.has('slow')).toBe(true);
     slow.isCongested = false;
     await h.loop.tick();
-    // Latest wins: one keyframe of frame 6, nothing stale.
+    // Latest wins: one catch-up delta from frame 6, nothing stale, no keyframe.
     expect(slow.received).toEqual([
       { seq: 0, keyframe: true },
-      { seq: 6, keyframe: true },
+      { seq: 6, keyframe: false },
+    ]);
+    expect(h.pipeline.calls.slice(-2)).toEqual([
+      { seq: 6, keyframe: false },
+      { seq: 6, keyframe: false, catchUp: 'slow' },
     ]);
     expect(fast.received.at(-1)).toEqual({ seq: 6, keyframe: false });
+    expect(slow.behind).toBe(false);
+    expect(h.loop.stats.catchUps).toBe(1);
+    expect(h.loop.stats.keyframes).toBe(1); // only the first, for both
+  });
+
+  it('gives a viewer that was behind a keyframe instead when it needs one anyway (path switch), and drops its backlog', async () => {
+    const fast = new FakeTarget('fast');
+    const slow = new FakeTarget('slow');
+    const h = harness([fast, slow]);
+    await h.loop.tick();
+    slow.isCongested = true;
+    await h.loop.tick();
+    expect(slow.behind).toBe(true);
+    slow.isCongested = false;
+    slow.needsKeyframe = true; // e.g. it fell back to the relay meanwhile
+    await h.loop.tick();
+    expect(slow.received.at(-1)).toEqual({ seq: 2, keyframe: true });
+    expect(slow.behind).toBe(false);
+    expect(h.pipeline.behind.has('slow')).toBe(false);
+  });
+
+  it('falls back to a keyframe when the pipeline lost the backlog (e.g. the capture worker restarted)', async () => {
+    const fast = new FakeTarget('fast');
+    const slow = new FakeTarget('slow');
+    const h = harness([fast, slow]);
+    await h.loop.tick();
+    slow.isCongested = true;
+    await h.loop.tick();
+    h.pipeline.behind.clear();
+    slow.isCongested = false;
+    await h.loop.tick();
+    expect(slow.needsKeyframe).toBe(true);
+    await h.loop.tick();
+    expect(slow.received.at(-1)).toEqual({ seq: 3, keyframe: true });
+  });
+
+  it('drops the backlog of a viewer that left while behind', async () => {
+    const fast = new FakeTarget('fast');
+    const slow = new FakeTarget('slow');
+    const targets = [fast, slow];
+    const h = harness(targets);
+    await h.loop.tick();
+    slow.isCongested = true;
+    await h.loop.tick();
+    expect(h.pipeline.behind.has('slow')).toBe(true);
+    targets.pop();
+    await h.loop.tick();
+    expect(h.pipeline.behind.has('slow')).toBe(false);
   });
 
   it('does not desync a congested viewer when nothing changed on screen', async () => {
@@ -82,6 +137,12 @@ describe('StreamLoop', () => {
     b.isCongested = true;
     expect(await h.loop.tick()).toBe('unchanged');
     expect(b.needsKeyframe).toBe(false);
+    // Back: its catch-up finds nothing changed, so nothing is sent and it is in sync.
+    b.isCongested = false;
+    const before = b.received.length;
+    await h.loop.tick();
+    expect(b.received).toHaveLength(before);
+    expect(b.behind).toBe(false);
   });
 
   it('encodes the delta before the keyframe of the same frame so both stay consistent', async () => {
@@ -106,7 +167,7 @@ describe('StreamLoop', () => {
     expect(late.received).toEqual([{ seq: 1, keyframe: true }]);
   });
 
-  it('marks an in-sync congested viewer when only a keyframe was encoded for another one', async () => {
+  it('keeps the backlog of an in-sync congested viewer when only a keyframe was encoded for another one', async () => {
     const a = new FakeTarget('a');
     const h = harness([a]);
     await h.loop.tick();
@@ -114,7 +175,8 @@ describe('StreamLoop', () => {
     const b = new FakeTarget('b');
     const loop = new StreamLoop({ source: h.source, pipeline: h.pipeline, fps: 10, targets: () => [a, b], deliver: () => {}, log: silentLogger });
     await loop.tick();
-    expect(a.needsKeyframe).toBe(true);
+    expect(a.behind).toBe(true);
+    expect(h.pipeline.behind.has('a')).toBe(true);
   });
 
   it('drops an update for a viewer that lost its path while the frame was being encoded', async () => {

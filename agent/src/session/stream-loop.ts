@@ -11,8 +11,10 @@ export interface StreamTarget {
   ready(): boolean;
   /** Its path has too much in flight: skip it this tick. */
   congested(): boolean;
-  /** It missed an update (or just joined / switched path): only a keyframe brings it back in sync. */
+  /** It just joined, switched path or lost frames it cannot rebuild from: only a keyframe brings it back in sync. */
   needsKeyframe: boolean;
+  /** It was skipped while congested: the pipeline keeps what changed since, and a catch-up delta brings it back. */
+  behind: boolean;
 }
 
 export interface StreamLoopOptions {
@@ -34,6 +36,8 @@ export interface StreamStats {
   skippedCongested: number;
   deltas: number;
   keyframes: number;
+  /** Catch-up deltas sent to viewers that had been skipped (instead of keyframes). */
+  catchUps: number;
   bytes: number;
 }
 
@@ -44,12 +48,15 @@ const STATS_EVERY_MS = 10_000;
  *
  * Backpressure: a viewer whose path is congested is skipped; when every ready viewer is congested
  * the capture itself is skipped (nothing is encoded, so the pipeline's next delta still covers
- * everything since the last one sent: the union of dirty regions, for free). A viewer that was
- * skipped while others received a delta is out of sync; it gets a keyframe of the latest screen
- * as soon as its path drains — latest wins, nothing stale is queued for it.
+ * everything since the last one sent: the union of dirty regions, for free). A viewer that is
+ * skipped while others receive deltas falls `behind`: the pipeline keeps the union of the tiles
+ * that change for it, and as soon as its path drains it gets one catch-up delta of those tiles
+ * from the latest screen (VNC's pull model) — latest wins, nothing stale is queued for it, and a
+ * slow link is not sent full-screen keyframes (~10× a delta) to resynchronise.
  *
  * The pipeline diffs against the last frame it encoded. Per tick: one delta for the viewers in
- * sync, then (same frame) one keyframe for the viewers that need one.
+ * sync, then (same frame) one keyframe for the viewers that need one, then a catch-up delta for
+ * each viewer that was behind.
  */
 export class StreamLoop {
   readonly #o: StreamLoopOptions;
@@ -58,7 +65,9 @@ export class StreamLoop {
   #kick: (() => void) | null = null;
   #lastStatsAt = 0;
   #captureErrors = 0;
-  readonly stats: StreamStats = { captures: 0, skippedCongested: 0, deltas: 0, keyframes: 0, bytes: 0 };
+  readonly stats: StreamStats = { captures: 0, skippedCongested: 0, deltas: 0, keyframes: 0, catchUps: 0, bytes: 0 };
+  /** Viewers the pipeline keeps a backlog for (so it can be dropped when they leave). */
+  readonly #lagged = new Set<string>();
 
   constructor(o: StreamLoopOptions) {
     this.#o = o;
@@ -121,7 +130,9 @@ export class StreamLoop {
 
   /** One capture → encode → deliver round. Public for tests. */
   async tick(): Promise<TickOutcome> {
-    const ready = [...this.#o.targets()].filter((t) => t.ready());
+    const all = [...this.#o.targets()];
+    this.#forgetGone(all);
+    const ready = all.filter((t) => t.ready());
     if (ready.length === 0) return 'idle';
     const open = ready.filter((t) => !t.congested());
     if (open.length === 0) {
@@ -130,17 +141,22 @@ export class StreamLoop {
     }
     const frame = await this.#o.source.capture();
     this.stats.captures++;
-    const deltaTargets = open.filter((t) => !t.needsKeyframe);
     const keyTargets = open.filter((t) => t.needsKeyframe);
-    // In sync but congested: they miss whatever is encoded now.
-    const lagging = ready.filter((t) => !t.needsKeyframe && !open.includes(t));
-    let advanced = false;
+    const deltaTargets = open.filter((t) => !t.needsKeyframe && !t.behind);
+    const catchUps = open.filter((t) => !t.needsKeyframe && t.behind);
+    for (const t of keyTargets) if (t.behind) this.#forget(t);
+    // In sync but congested: they miss what is encoded now, and the pipeline keeps it for them.
+    for (const t of ready) {
+      if (t.needsKeyframe || t.behind || open.includes(t)) continue;
+      this.#o.pipeline.lag(t.id);
+      this.#lagged.add(t.id);
+      t.behind = true;
+    }
     let sent = false;
 
     if (deltaTargets.length > 0) {
       const delta = await this.#o.pipeline.encode(frame, { keyframe: false });
       if (delta) {
-        advanced = true;
         sent = true;
         this.#send(delta, deltaTargets);
       }
@@ -148,15 +164,48 @@ export class StreamLoop {
     if (keyTargets.length > 0) {
       const key = await this.#o.pipeline.encode(frame, { keyframe: true });
       if (key) {
-        // A keyframe moves the pipeline's reference too, unless a delta already did for this frame.
-        if (deltaTargets.length === 0) advanced = true;
         sent = true;
         this.#send(key, keyTargets);
         for (const t of keyTargets) t.needsKeyframe = false;
       }
     }
-    if (advanced) for (const t of lagging) t.needsKeyframe = true;
+    for (const t of catchUps) {
+      let update: EncodedUpdate | null;
+      try {
+        update = await this.#o.pipeline.catchUp(frame, t.id);
+      } catch (err) {
+        // The pipeline lost its backlog (e.g. the capture worker restarted): a keyframe it is.
+        this.#o.log.debug('catch-up failed: keyframe next', { viewerId: t.id, err });
+        this.#lagged.delete(t.id);
+        t.behind = false;
+        t.needsKeyframe = true;
+        continue;
+      }
+      this.#lagged.delete(t.id);
+      t.behind = false;
+      if (!update) continue; // nothing changed since it fell behind: in sync already
+      sent = true;
+      if (!update.keyframe) this.stats.catchUps++;
+      this.#send(update, [t]);
+    }
     return sent ? 'sent' : 'unchanged';
+  }
+
+  #forget(t: StreamTarget): void {
+    this.#o.pipeline.forget(t.id);
+    this.#lagged.delete(t.id);
+    t.behind = false;
+  }
+
+  /** Drops the backlog of viewers that are gone. */
+  #forgetGone(all: StreamTarget[]): void {
+    if (this.#lagged.size === 0) return;
+    const present = new Set(all.map((t) => t.id));
+    for (const id of this.#lagged) {
+      if (present.has(id)) continue;
+      this.#o.pipeline.forget(id);
+      this.#lagged.delete(id);
+    }
   }
 
   #send(update: EncodedUpdate, targets: StreamTarget[]): void {

@@ -111,6 +111,22 @@ describe('ViewerLink path selection', () => {
     expect(harness('force', false).link.congested()).toBe(false);
   });
 
+  it("counts a relay viewer as congested while the server's credit for it is shut, and forgets that on a new relay start", () => {
+    const h = harness('force');
+    h.link.relayCredit(false);
+    expect(h.link.congested()).toBe(true);
+    h.link.relayCredit(true);
+    expect(h.link.congested()).toBe(false);
+    h.link.relayCredit(false);
+    h.link.reannounced(true); // the agent reconnected: a new server queue
+    expect(h.link.congested()).toBe(false);
+    // Credit is a relay notion: a P2P viewer ignores it.
+    const p = harness();
+    p.peers[0]!.open();
+    p.link.relayCredit(false);
+    expect(p.link.congested()).toBe(false);
+  });
+
   it('ignores a late failure of a peer it already replaced, and close is idempotent', () => {
     const h = harness();
     h.peers[0]!.open();

@@ -51,7 +51,10 @@ export class ViewerLink implements StreamTarget {
   readonly id: string;
   control: boolean;
   needsKeyframe = true;
+  behind = false;
   #state: LinkState = 'negotiating';
+  /** Open until the server says otherwise; reset whenever the viewer (re)starts on the relay. */
+  #relayCreditOpen = true;
   #peer: PeerLink | null = null;
   #iceTimer: NodeJS.Timeout | null = null;
   #graceTimer: NodeJS.Timeout | null = null;
@@ -91,8 +94,16 @@ export class ViewerLink implements StreamTarget {
 
   congested(): boolean {
     if (this.#state === 'p2p') return (this.#peer?.framesBufferedBytes() ?? Infinity) > FRAMES_HIGH_WATER_BYTES;
-    if (this.#state === 'relay') return this.#o.port.relayCongested();
+    if (this.#state === 'relay') return !this.#relayCreditOpen || this.#o.port.relayCongested();
     return true;
+  }
+
+  /**
+   * The server's credit for this viewer on the relay (`relay:credit`): while closed, frames sent
+   * would only wait (or be dropped) at the server, so the viewer is skipped and caught up later.
+   */
+  relayCredit(open: boolean): void {
+    if (this.#state === 'relay') this.#relayCreditOpen = open;
   }
 
   /** Send one codec message on the P2P `frames` channel. */
@@ -113,6 +124,7 @@ export class ViewerLink implements StreamTarget {
   reannounced(control: boolean): void {
     this.control = control;
     this.needsKeyframe = true;
+    this.#relayCreditOpen = true; // a new server socket: its queue starts empty
     if (this.#state === 'relay' || this.#state === 'p2p') this.#o.port.reportPath(this.id, this.#state, 'agent_reconnected');
     else if (this.#state === 'negotiating') this.restartP2P();
   }
@@ -195,6 +207,7 @@ export class ViewerLink implements StreamTarget {
     this.#clearTimers();
     this.#closePeer(reason);
     this.#state = 'relay';
+    this.#relayCreditOpen = true;
     this.needsKeyframe = true;
     if (reason === 'forced') this.#log.info('using the relay', { reason });
     else this.#log.warn('fell back to the relay', { reason });

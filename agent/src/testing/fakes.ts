@@ -24,16 +24,29 @@ export function fakeSource(): ScreenSource & { captures: number } {
   return src;
 }
 
-/** Records every encode; a delta is null when `unchanged()` says so. */
-export function fakePipeline(unchanged: () => boolean = () => false): FramePipeline & { calls: Array<{ seq: number; keyframe: boolean }> } {
-  const calls: Array<{ seq: number; keyframe: boolean }> = [];
+/** Records every encode and catch-up; a delta is null when `unchanged()` says so. */
+export function fakePipeline(unchanged: () => boolean = () => false): FramePipeline & { calls: Array<{ seq: number; keyframe: boolean; catchUp?: string }>; behind: Set<string> } {
+  const calls: Array<{ seq: number; keyframe: boolean; catchUp?: string }> = [];
+  const behind = new Set<string>();
+  const update = (frame: RawFrame, keyframe: boolean): EncodedUpdate => ({ seq: frame.seq, captureTsMs: frame.captureTsMs, keyframe, messages: [new Uint8Array([frame.seq & 0xff, keyframe ? 1 : 0])], bytes: 2, rects: 1 });
   return {
     calls,
+    behind,
     encode(frame, opts): Promise<EncodedUpdate | null> {
       calls.push({ seq: frame.seq, keyframe: opts.keyframe });
       if (!opts.keyframe && unchanged()) return Promise.resolve(null);
-      const message = new Uint8Array([frame.seq & 0xff, opts.keyframe ? 1 : 0]);
-      return Promise.resolve({ seq: frame.seq, captureTsMs: frame.captureTsMs, keyframe: opts.keyframe, messages: [message], bytes: 2, rects: 1 });
+      return Promise.resolve(update(frame, opts.keyframe));
+    },
+    lag(viewerId) {
+      behind.add(viewerId);
+    },
+    catchUp(frame, viewerId): Promise<EncodedUpdate | null> {
+      if (!behind.delete(viewerId)) return Promise.reject(new Error(`viewer ${viewerId} is not behind`));
+      calls.push({ seq: frame.seq, keyframe: false, catchUp: viewerId });
+      return Promise.resolve(unchanged() ? null : update(frame, false));
+    },
+    forget(viewerId) {
+      behind.delete(viewerId);
     },
     reset() {},
   };
@@ -45,6 +58,7 @@ export class FakeTarget implements StreamTarget {
   isReady = true;
   isCongested = false;
   needsKeyframe = true;
+  behind = false;
   readonly received: Array<{ seq: number; keyframe: boolean }> = [];
 
   constructor(id: string) {

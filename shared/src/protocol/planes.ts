@@ -83,6 +83,12 @@ export const agentWelcomeSchema = z.object({
 });
 /** server → agent: a viewer joined; `control` is what the agent must enforce on P2P too. */
 export const viewerJoinedSchema = z.object({ viewerId: peerIdSchema, userId: uuidSchema, displayName: z.string(), control: z.boolean() });
+/**
+ * server → agent: a relay viewer's credit opened (it can take another frame) or closed (frames
+ * sent now would wait at the server). The agent skips the viewer while closed and sends it one
+ * catch-up delta when it opens (RELAY_ACK_WINDOW_FRAMES).
+ */
+export const relayCreditSchema = z.object({ viewerId: peerIdSchema, open: z.boolean() });
 export const viewerLeftSchema = z.object({ viewerId: peerIdSchema });
 /** agent → server → viewer. */
 export const agentSignalSchema = z.object({ to: peerIdSchema, description: sdpSchema.optional(), candidate: candidateSchema.optional() });

@@ -15,6 +15,8 @@ export interface RelayHubOptions {
   highWaterBytes: number;
   transportOf(viewerId: string): ViewerTransport | null;
   requestKeyframe(viewerId: string): void;
+  /** A viewer's relay credit opened or closed (tell its agent: `relay:credit`). */
+  creditChanged?(viewerId: string, open: boolean): void;
   now?: () => number;
 }
 
@@ -60,6 +62,7 @@ export class RelayHub {
           }
           return over;
         },
+        onCredit: (open) => this.#o.creditChanged?.(viewerId, open),
         onDrop: (n) => {
           this.framesDropped += n;
           const now = (this.#o.now ?? Date.now)();

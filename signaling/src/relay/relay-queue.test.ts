@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { chunkFrame, encodeFrame } from '@guruconnect/shared/codec';
 import { RELAY_ACK_TIMEOUT_MS, RelayQueue } from './relay-queue.ts';
 
@@ -12,12 +12,13 @@ function frameChunks(frameId: number, keyframe: boolean, bytes: number): Uint8Ar
 }
 
 let clock = 0;
-function harness(maxBytes: number, windowFrames = 3) {
+function harness(maxBytes: number, windowFrames = 3, now: () => number = () => clock) {
   let congested = false;
   const sent: Uint8Array[] = [];
+  const credit: boolean[] = [];
   let drops = 0;
-  const q = new RelayQueue({ maxBytes, send: (c) => sent.push(c), congested: () => congested, onDrop: (n) => (drops += n), windowFrames, now: () => clock });
-  return { q, sent, set: (v: boolean) => (congested = v), drops: () => drops };
+  const q = new RelayQueue({ maxBytes, send: (c) => sent.push(c), congested: () => congested, onDrop: (n) => (drops += n), onCredit: (open) => credit.push(open), windowFrames, now });
+  return { q, sent, credit, set: (v: boolean) => (congested = v), drops: () => drops };
 }
 
 const frameIdOf = (c: Uint8Array) => new DataView(c.buffer, c.byteOffset).getUint32(2, true);
@@ -155,6 +156,40 @@ describe('RelayQueue', () => {
       for (const c of big) h.q.push(c, 'chunk');
       expect(h.sent.filter((c) => frameIdOf(c) === 2)).toHaveLength(big.length);
     });
+
+    it('tells the agent when the credit closes and opens again, on changes only', () => {
+      const h = harness(1 << 20, 2);
+      for (const c of frameChunks(1, true, 2000)) h.q.push(c, 'chunk');
+      expect(h.credit).toEqual([]); // no credit yet: a viewer that never acks is never held back
+      h.q.ack(1);
+      for (const c of frameChunks(2, false, 2000)) h.q.push(c, 'chunk');
+      expect(h.credit).toEqual([]); // 1 of 2 in flight: still open
+      for (const c of frameChunks(3, false, 2000)) h.q.push(c, 'chunk');
+      expect(h.credit).toEqual([false]);
+      expect(h.q.open).toBe(false);
+      h.q.ack(2);
+      expect(h.credit).toEqual([false, true]);
+      h.q.ack(3);
+      expect(h.credit).toEqual([false, true]); // no change, no message
+    });
+
+    describe('with timers', () => {
+      afterEach(() => vi.useRealTimers());
+
+      it('opens a shut credit by itself after RELAY_ACK_TIMEOUT_MS, even when the agent holds every frame back', async () => {
+        vi.useFakeTimers();
+        const h = harness(1 << 20, 1, () => Date.now());
+        for (const c of frameChunks(1, true, 2000)) h.q.push(c, 'chunk');
+        h.q.ack(1);
+        for (const c of frameChunks(2, false, 2000)) h.q.push(c, 'chunk');
+        expect(h.credit).toEqual([false]);
+        await vi.advanceTimersByTimeAsync(RELAY_ACK_TIMEOUT_MS - 10);
+        expect(h.credit).toEqual([false]);
+        await vi.advanceTimersByTimeAsync(20);
+        expect(h.credit).toEqual([false, true]);
+        expect(h.q.unacknowledged).toBe(0);
+        h.q.clear();
+      });
+    });
   });
 });
-

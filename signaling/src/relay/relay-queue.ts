@@ -21,6 +21,13 @@ export interface RelayQueueOptions {
   /** Frames were dropped: the agent should send a keyframe. */
   onDrop(frames: number): void;
   /**
+   * The viewer's credit opened (true: it can take another frame now) or closed (false: frames
+   * sent now would wait here). Called on changes only, once the viewer acknowledges frames; the
+   * agent then skips that viewer while closed and sends it one catch-up delta when it opens,
+   * instead of frames this queue would drop.
+   */
+  onCredit?(open: boolean): void;
+  /**
    * Credit window in frames, in effect once the viewer has acknowledged a frame: at most this
    * many frames sent and unacknowledged, and at most this many waiting here.
    */
@@ -61,6 +68,9 @@ export class RelayQueue {
   #progressAt = 0;
   /** Moving average of the time between acks (ms); null until two acks arrived. */
   #ackIntervalMs: number | null = null;
+  /** The credit state last reported through `onCredit`. */
+  #reportedOpen = true;
+  #reopenTimer: NodeJS.Timeout | null = null;
 
   constructor(o: RelayQueueOptions) {
     this.#o = o;
@@ -93,8 +103,48 @@ export class RelayQueue {
     this.drain();
   }
 
+  /** Can the viewer take another frame now (nothing waiting for credit)? */
+  get open(): boolean {
+    if (!this.#credit) return true;
+    let waiting = 0;
+    for (const u of this.#units) if (u.frameId !== null && u.sent === 0) waiting++;
+    return waiting === 0 && this.#inFlight.length < this.window;
+  }
+
+  #reportCredit(): void {
+    if (!this.#credit || !this.#o.onCredit) return;
+    const open = this.open;
+    if (!open) this.#armReopen();
+    if (open === this.#reportedOpen) return;
+    this.#reportedOpen = open;
+    this.#o.onCredit(open);
+  }
+
+  /**
+   * While the credit is shut, nothing may arrive to re-check it (the agent holds frames back):
+   * after `RELAY_ACK_TIMEOUT_MS` with no ack the window opens again, as it would on a push.
+   */
+  #armReopen(): void {
+    if (this.#reopenTimer) return;
+    const wait = Math.max(1, RELAY_ACK_TIMEOUT_MS - (this.#now() - this.#progressAt));
+    this.#reopenTimer = setTimeout(() => {
+      this.#reopenTimer = null;
+      if (this.#now() - this.#progressAt >= RELAY_ACK_TIMEOUT_MS) {
+        this.#inFlight.length = 0;
+        this.#progressAt = this.#now();
+      }
+      this.drain();
+    }, wait);
+    this.#reopenTimer.unref?.();
+  }
+
   /** Send what the transport can take now. Call again when the transport drains. */
   drain(): void {
+    this.#pump();
+    this.#reportCredit();
+  }
+
+  #pump(): void {
     while (this.#units.length > 0 && !this.#o.congested()) {
       const unit = this.#units[0]!;
       // A new frame waits for credit; a frame already started is finished.
@@ -189,6 +239,8 @@ export class RelayQueue {
   clear(): void {
     this.#units.length = 0;
     this.#bytes = 0;
+    if (this.#reopenTimer) clearTimeout(this.#reopenTimer);
+    this.#reopenTimer = null;
   }
 }
 

@@ -33,6 +33,7 @@ const connection: AgentConnection = new AgentConnection({
     signal: (kind, msg) => media.onSignal(kind, msg),
     relayInput: (from, input) => media.onRelayInput(from, input),
     keyframeRequest: (from, reason) => media.onKeyframeRequest(from, reason),
+    relayCredit: (viewerId, open) => media.onRelayCredit(viewerId, open),
     disconnected: () => media.onDisconnected(),
     fatal: (reason) => {
       report({ type: 'error', message: reason });

@@ -6,11 +6,14 @@ import { DEFAULT_TILE_SIZE_PX, findDirtyTiles, mergeDirtyTiles, type PixelRect, 
 import type { EncodedUpdate, FramePipeline, PipelineOptions } from './types.ts';
 
 /**
- * Largest rect encoded as one image, in pixels. Its raw RGBA (2 MiB) fits a frame with room to
- * spare, and an encoding that comes out larger than raw is replaced by raw, so every encoded rect
- * fits in one frame. Bigger dirty rects are cut into bands, which also lets them encode in parallel.
+ * Largest rect encoded as one image, in pixels: the most whose raw RGBA still fits one frame with
+ * its headers, since an encoding that comes out larger than raw is replaced by raw — so every
+ * encoded rect fits in one frame. Bigger dirty rects are cut into bands (a 1080p keyframe into 2,
+ * which encode in parallel). Every band is one sharp call with ~1–1.5 ms of fixed cost: with
+ * 512 Ki pixels a 1080p keyframe was 4 bands and cost ~30% more CPU than 2 (bench/README.md,
+ * `encode_efficiency`).
  */
-export const RECT_MAX_PIXELS = 512 * 1024;
+export const RECT_MAX_PIXELS = Math.floor((FRAME_MAX_BYTES - FRAME_HEADER_BYTES - RECT_HEADER_BYTES) / 4);
 /**
  * Default cap on merged dirty rects per update. Every rect is one sharp encode at the agent and one
  * decode at the viewer, each with a fixed cost (~1 ms of libvips pipeline set-up) whatever its
@@ -247,7 +250,12 @@ export function createFramePipeline(options: FramePipelineOptions): FramePipelin
       if (opts.keyframe) {
         // Viewers behind still need what changed since their last update; otherwise skip the diff.
         if (behind.size > 0 || previous === null) advance(frame);
-        else previous = { width: frame.width, height: frame.height, data: frame.data.slice(), seq: frame.seq };
+        else if (previous.width === frame.width && previous.height === frame.height) {
+          // Reuse the reference's memory: a fresh 8 MB copy costs ~4 ms at 1080p (page faults), a copy into it ~1.
+          previous.data.set(frame.data);
+          previous.seq = frame.seq;
+          lastGrid = null;
+        } else previous = { width: frame.width, height: frame.height, data: frame.data.slice(), seq: frame.seq };
         return encodeUpdate(frame, whole(frame), true);
       }
       const grid = advance(frame);

@@ -2,6 +2,7 @@
 // for backpressure), and a viewer counting relayed bytes; also relay input latency probes.
 import { io } from 'socket.io-client';
 import { chunkFrame, encodeFrame } from '@guruconnect/shared/codec';
+import { goodputCounter } from '../lib/goodput.ts';
 import { report, roleArgs } from '../lib/roles.ts';
 
 interface Args {
@@ -73,17 +74,7 @@ if (a.mode === 'agent') {
       tick();
       return;
     }
-    let bytes = 0;
-    let first = 0;
-    socket.on('relay:frame', (d: Buffer) => {
-      if (!first) {
-        first = performance.now();
-        setTimeout(() => {
-          report({ type: 'result', bytes, ms: performance.now() - first });
-          process.exit(0);
-        }, a.durationMs);
-      }
-      bytes += d.length;
-    });
+    const count = goodputCounter(a.durationMs);
+    socket.on('relay:frame', (d: Buffer) => count(d.length));
   });
 }

@@ -1,6 +1,7 @@
 // Endpoints of the bare socket.io relay (sio-relay.ts): a sender streaming 64 KiB `relay:frame`
 // messages with at most 32 unacknowledged (as the product's bench agent), and a counting receiver.
 import { io } from 'socket.io-client';
+import { goodputCounter } from '../lib/goodput.ts';
 import { report, roleArgs } from '../lib/roles.ts';
 
 const a = roleArgs<{ port: number; mode: 'send' | 'recv'; durationMs: number; messageBytes: number }>();
@@ -11,18 +12,8 @@ socket.on('connect_error', (e) => {
 });
 socket.on('connect', () => {
   if (a.mode === 'recv') {
-    let bytes = 0;
-    let first = 0;
-    socket.on('relay:frame', (d: Buffer) => {
-      if (!first) {
-        first = performance.now();
-        setTimeout(() => {
-          report({ type: 'result', bytes, ms: performance.now() - first });
-          process.exit(0);
-        }, a.durationMs);
-      }
-      bytes += d.length;
-    });
+    const count = goodputCounter(a.durationMs);
+    socket.on('relay:frame', (d: Buffer) => count(d.length));
     report({ type: 'ready' });
     return;
   }

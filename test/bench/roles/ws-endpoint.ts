@@ -1,6 +1,7 @@
 // Baseline endpoints for the ws relay: a sender with bufferedAmount backpressure, a counting receiver;
 // with `rate`, a sender of ~32-byte stamped JSON events and a receiver of their one-way latencies.
 import WebSocket from 'ws';
+import { goodputCounter } from '../lib/goodput.ts';
 import { report, roleArgs } from '../lib/roles.ts';
 
 const a = roleArgs<{ url: string; mode: 'send' | 'recv'; durationMs: number; messageBytes: number; rate?: number }>();
@@ -9,18 +10,8 @@ ws.binaryType = 'nodebuffer';
 ws.on('open', () => {
   if (a.rate !== undefined) return void input(a.rate);
   if (a.mode === 'recv') {
-    let bytes = 0;
-    let first = 0;
-    ws.on('message', (d: Buffer) => {
-      if (!first) {
-        first = performance.now();
-        setTimeout(() => {
-          report({ type: 'result', bytes, ms: performance.now() - first });
-          process.exit(0);
-        }, a.durationMs);
-      }
-      bytes += d.length;
-    });
+    const count = goodputCounter(a.durationMs);
+    ws.on('message', (d: Buffer) => count(d.length));
     report({ type: 'ready' });
     return;
   }

@@ -19,6 +19,18 @@ function harness(targets: FakeTarget[], unchanged: () => boolean = () => false) 
   return { source, pipeline, loop };
 }
 
+/** Two viewers in sync after a keyframe, then `slow` congested for one tick (it fell behind). */
+async function slowFellBehind() {
+  const fast = new FakeTarget('fast');
+  const slow = new FakeTarget('slow');
+  const targets = [fast, slow];
+  const h = harness(targets);
+  await h.loop.tick();
+  slow.isCongested = true;
+  await h.loop.tick();
+  return { h, fast, slow, targets };
+}
+
 describe('StreamLoop', () => {
   it('captures nothing while no viewer has a path', async () => {
     const a = new FakeTarget('a');
@@ -83,12 +95,7 @@ describe('StreamLoop', () => {
   });
 
   it('gives a viewer that was behind a keyframe instead when it needs one anyway (path switch), and drops its backlog', async () => {
-    const fast = new FakeTarget('fast');
-    const slow = new FakeTarget('slow');
-    const h = harness([fast, slow]);
-    await h.loop.tick();
-    slow.isCongested = true;
-    await h.loop.tick();
+    const { h, slow } = await slowFellBehind();
     expect(slow.behind).toBe(true);
     slow.isCongested = false;
     slow.needsKeyframe = true; // e.g. it fell back to the relay meanwhile
@@ -99,12 +106,7 @@ describe('StreamLoop', () => {
   });
 
   it('falls back to a keyframe when the pipeline lost the backlog (e.g. the capture worker restarted)', async () => {
-    const fast = new FakeTarget('fast');
-    const slow = new FakeTarget('slow');
-    const h = harness([fast, slow]);
-    await h.loop.tick();
-    slow.isCongested = true;
-    await h.loop.tick();
+    const { h, slow } = await slowFellBehind();
     h.pipeline.behind.clear();
     slow.isCongested = false;
     await h.loop.tick();
@@ -114,13 +116,7 @@ describe('StreamLoop', () => {
   });
 
   it('drops the backlog of a viewer that left while behind', async () => {
-    const fast = new FakeTarget('fast');
-    const slow = new FakeTarget('slow');
-    const targets = [fast, slow];
-    const h = harness(targets);
-    await h.loop.tick();
-    slow.isCongested = true;
-    await h.loop.tick();
+    const { h, targets } = await slowFellBehind();
     expect(h.pipeline.behind.has('slow')).toBe(true);
     targets.pop();
     await h.loop.tick();

@@ -94,6 +94,11 @@ describe('view-only technician and admin machine removal', () => {
     const dialog = admin.getByRole('alertdialog');
     await dialog.getByText('Remove 2 machines?').waitFor();
     await screenshot(admin, 'admin-machines-confirm');
+    // The list reload after a removal is held back: removed rows must go with the results, not with the reload.
+    await admin.route('**/api/machines', async (route) => {
+      if (route.request().method() === 'GET') await sleep(1500);
+      await route.continue();
+    });
     await dialog.getByRole('button', { name: 'Yes, remove' }).click();
     const results = admin.getByTestId('removal-results');
     await results.getByText('Old laptop: removed').waitFor();
@@ -101,6 +106,8 @@ describe('view-only technician and admin machine removal', () => {
     const table = admin.getByTestId('admin-machine-table');
     await table.getByText('Front desk').waitFor();
     expect(await table.getByText('Old laptop').count()).toBe(0);
+    expect(await table.getByText('Old desktop').count()).toBe(0);
+    await admin.unroute('**/api/machines');
     // The technician's dashboard drops them live over the console plane.
     await techTable.getByText('Old laptop').waitFor({ state: 'detached', timeout: 10_000 });
     await techTable.getByText('Old desktop').waitFor({ state: 'detached', timeout: 10_000 });

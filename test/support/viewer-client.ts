@@ -28,6 +28,14 @@ export interface ViewerClientOptions {
    * the budget are still received and only their decoding is skipped (with a keyframe request).
    */
   maxFramesPerS?: number;
+  /**
+   * A link of this many bytes per second. On the relay, each message is handed over only once the
+   * link has carried it (at this rate, after the messages before it), and the WebSocket is not read
+   * while the link is busy (TCP backs up to the server, whose queue and credit see it). On P2P (a
+   * Node data channel cannot be paused) frames over the per-second byte budget are dropped, with a
+   * keyframe request the next second.
+   */
+  maxBytesPerS?: number;
   /** Decode rects into the framebuffer (default true). Off: only headers and the stamp rect are checked. */
   decode?: boolean;
   /** A technician's access token from an earlier login: `join` skips the login (as the web app, already signed in). */
@@ -142,6 +150,9 @@ export class ViewerClient {
   #windowStart = 0;
   #windowFrames = 0;
   #resumeTimer: NodeJS.Timeout | null = null;
+  /** `maxBytesPerS` on the relay: messages on the simulated link, each due at `at`. */
+  readonly #link: { queue: Array<{ bytes: Uint8Array; at: number }>; freeAt: number; timer: NodeJS.Timeout | null } = { queue: [], freeAt: 0, timer: null };
+  #windowBytes = 0;
   #closed = false;
 
   private constructor(o: ViewerClientOptions, socket: Socket, welcome: ViewerWelcome) {
@@ -262,6 +273,7 @@ export class ViewerClient {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#resumeTimer) clearTimeout(this.#resumeTimer);
+    if (this.#link.timer) clearTimeout(this.#link.timer);
     this.closePeer();
     this.socket.removeAllListeners();
     this.socket.disconnect();
@@ -276,7 +288,8 @@ export class ViewerClient {
     if (this.#closed) return;
     switch (event) {
       case 'relay:frame':
-        this.#onBytes(toBytes(payload), 'relay');
+        if (this.o.maxBytesPerS === undefined) this.#onBytes(toBytes(payload), 'relay');
+        else this.#onLink(toBytes(payload), this.o.maxBytesPerS);
         return;
       case 'signal:offer':
         void this.#onOffer(payload as { description?: { type: string; sdp: string } });
@@ -347,6 +360,27 @@ export class ViewerClient {
     await pc.addIceCandidate(msg.candidate).catch(() => {});
   }
 
+  /** A relay message onto the simulated slow link: handed over once carried; nothing read meanwhile. */
+  #onLink(bytes: Uint8Array, bytesPerS: number): void {
+    const link = this.#link;
+    link.freeAt = Math.max(Date.now(), link.freeAt) + (bytes.length * 1000) / bytesPerS;
+    link.queue.push({ bytes, at: link.freeAt });
+    this.#relayWs()?.pause?.();
+    if (link.timer) return;
+    const run = () => {
+      link.timer = null;
+      if (this.#closed) return;
+      while (link.queue.length > 0 && link.queue[0]!.at <= Date.now()) this.#onBytes(link.queue.shift()!.bytes, 'relay');
+      if (link.queue.length > 0) link.timer = setTimeout(run, Math.max(1, link.queue[0]!.at - Date.now()));
+      else this.#relayWs()?.resume?.();
+    };
+    link.timer = setTimeout(run, Math.max(1, link.queue[0]!.at - Date.now()));
+  }
+
+  #relayWs(): { pause?(): void; resume?(): void } | undefined {
+    return (this.socket.io.engine as unknown as { transport?: { ws?: { pause?(): void; resume?(): void } } }).transport?.ws;
+  }
+
   /** Reassemble synchronously in arrival order (one reassembler per stream); decode in a queue. */
   #onBytes(bytes: Uint8Array, path: MediaPath): void {
     let whole: Uint8Array | null;
@@ -364,6 +398,11 @@ export class ViewerClient {
     if (!whole) return;
     const receivedAtMs = Date.now();
     const frameBytes = whole;
+    if (path === 'p2p' && this.o.maxBytesPerS !== undefined && this.#overByteBudget(frameBytes.length, this.o.maxBytesPerS)) {
+      this.stats.skippedByThrottle++;
+      this.#needKeyframe = true;
+      return;
+    }
     if (this.o.maxFramesPerS !== undefined && this.#overBudget(path)) {
       // P2P cannot be paused: drop the frame, so the picture needs a keyframe later.
       this.stats.skippedByThrottle++;
@@ -404,8 +443,24 @@ export class ViewerClient {
     return this.#windowFrames > this.o.maxFramesPerS!;
   }
 
+  /** P2P with `maxBytesPerS`: counts a complete frame against the per-second byte budget. */
+  #overByteBudget(bytes: number, bytesPerS: number): boolean {
+    const now = Date.now();
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#windowBytes = 0;
+      if (this.#needKeyframe) {
+        this.#needKeyframe = false;
+        this.requestKeyframe();
+      }
+    }
+    if (this.#windowBytes + bytes > bytesPerS) return true;
+    this.#windowBytes += bytes;
+    return false;
+  }
+
   #pauseRelay(ms: number): void {
-    const ws = (this.socket.io.engine as unknown as { transport?: { ws?: { pause?(): void; resume?(): void } } }).transport?.ws;
+    const ws = this.#relayWs();
     if (!ws?.pause || this.#resumeTimer) return;
     ws.pause();
     this.#resumeTimer = setTimeout(() => {

@@ -46,6 +46,22 @@ describe('capture worker', () => {
     expect((await w.pipeline.encode(await w.source.capture(), { keyframe: false }))!.keyframe).toBe(true);
   });
 
+  it('keeps a lagging viewer across requests: a soft catch-up, then its refine, through the worker', async () => {
+    const w = await start();
+    await w.pipeline.encode(await w.source.capture(), { keyframe: true });
+    w.pipeline.lag('b');
+    await w.pipeline.encode(await w.source.capture(), { keyframe: false });
+    const frame = await w.source.capture();
+    await w.pipeline.encode(frame, { keyframe: false });
+    const catchUp = await w.pipeline.catchUp(frame, 'b');
+    expect(catchUp!.keyframe).toBe(false);
+    const refined = await w.pipeline.refine(frame, 'b');
+    expect(decodeFrame(reassemble(refined!.messages)).seq).toBe(frame.seq);
+    // The same tiles at full quality: more bytes than the soft catch-up.
+    expect(refined!.bytes).toBeGreaterThan(catchUp!.bytes);
+    expect(await w.pipeline.refine(frame, 'b')).toBeNull();
+  });
+
   it('refuses to encode a frame that is not the latest capture', async () => {
     const w = await start();
     const old = await w.source.capture();

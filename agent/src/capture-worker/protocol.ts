@@ -24,6 +24,7 @@ export type WorkerRequest =
   | { id: number; op: 'capture' }
   | { id: number; op: 'encode'; seq: number; keyframe: boolean }
   | { id: number; op: 'catchUp'; seq: number; viewerId: string }
+  | { id: number; op: 'refine'; seq: number; viewerId: string }
   | { id: number; op: 'lag'; viewerId: string }
   | { id: number; op: 'forget'; viewerId: string }
   | { id: number; op: 'reset' }

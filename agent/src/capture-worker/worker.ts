@@ -46,6 +46,10 @@ async function handle(req: WorkerRequest): Promise<WorkerReply | null> {
       if (!latest || latest.seq !== req.seq) return { type: 'error', id: req.id, message: `frame ${req.seq} is not the latest capture` };
       return { type: 'result', id: req.id, value: await pipeline.catchUp(latest, req.viewerId) };
     }
+    case 'refine': {
+      if (!latest || latest.seq !== req.seq) return { type: 'error', id: req.id, message: `frame ${req.seq} is not the latest capture` };
+      return { type: 'result', id: req.id, value: await pipeline.refine(latest, req.viewerId) };
+    }
     case 'lag':
       pipeline.lag(req.viewerId);
       return { type: 'result', id: req.id, value: null };

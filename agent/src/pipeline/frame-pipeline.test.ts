@@ -227,6 +227,106 @@ describe('frame pipeline', () => {
     await expect(pipeline.catchUp(rawFrame(128, 64, 4), 'd')).rejects.toThrow(/not behind/);
   });
 
+  /**
+   * A 256×128 grey screen; `paintBlock` draws grey screen-like content (a gradient under 4-px
+   * checks: edges, where JPEG quality shows) into one 64×64 tile-aligned block of a copy.
+   */
+  const softScreen = () => new Uint8Array(256 * 128 * 4).fill(200);
+  function paintBlock(data: Uint8Array, tx: number, ty: number, seed: number): Uint8Array {
+    const out = data.slice();
+    for (let y = 0; y < 64; y++) {
+      for (let x = 0; x < 64; x++) {
+        const i = ((ty * 64 + y) * 256 + tx * 64 + x) * 4;
+        const v = ((x >> 2) + (y >> 2) + seed) & 1 ? 240 : (x * 2 + y * 2 + seed * 40) & 0xff;
+        out.fill(v, i, i + 3);
+        out[i + 3] = 255;
+      }
+    }
+    return out;
+  }
+
+  /** The pixels of one 64×64 block of a 256-wide screen. */
+  function block(data: Uint8Array, tx: number, ty: number): Uint8Array {
+    const out = new Uint8Array(64 * 64 * 4);
+    for (let row = 0; row < 64; row++) out.set(data.subarray(((ty * 64 + row) * 256 + tx * 64) * 4, ((ty * 64 + row) * 256 + tx * 64 + 64) * 4), row * 256);
+    return out;
+  }
+
+  it('sends catch-ups at the lower catch-up quality, then the same tiles sharp with refine', async () => {
+    // Two pipelines fed the same frames: one whose catch-ups are at full quality (the reference).
+    const soft = createFramePipeline({ quality: 80, catchUpQuality: 30 });
+    const sharpOnly = createFramePipeline({ quality: 80, catchUpQuality: 80 });
+    const f0 = rawFrame(256, 128, 0, softScreen());
+    const f1 = rawFrame(256, 128, 1, paintBlock(paintBlock(f0.data, 0, 0, 21), 3, 1, 22));
+    const fb = new Uint8Array(256 * 128 * 4);
+    const r = new FrameReassembler();
+    for (const p of [soft, sharpOnly]) {
+      await p.encode(f0, { keyframe: true });
+      p.lag('b');
+      await p.encode(f1, { keyframe: false });
+    }
+    const softUpdate = (await soft.catchUp(f1, 'b'))!;
+    const sharpUpdate = (await sharpOnly.catchUp(f1, 'b'))!;
+    expect(softUpdate.keyframe).toBe(false);
+    expect(softUpdate.bytes).toBeLessThan(sharpUpdate.bytes * 0.8);
+    await paint(fb, receive((await soft.encode(f0, { keyframe: true }))!, r));
+    await paint(fb, receive(softUpdate, r));
+    const softError = meanAbsError(block(fb, 3, 1), block(f1.data, 3, 1));
+    // Nothing else changed: refine resends exactly the catch-up's tiles at full quality — the
+    // same bytes the full-quality catch-up had — and the picture gets sharper.
+    const refined = (await soft.refine(f1, 'b'))!;
+    expect(refined.keyframe).toBe(false);
+    expect(refined.bytes).toBe(sharpUpdate.bytes);
+    await paint(fb, receive(refined, r));
+    expect(meanAbsError(block(fb, 3, 1), block(f1.data, 3, 1))).toBeLessThan(softError * 0.8);
+    expect(await soft.refine(f1, 'b')).toBeNull();
+    // No soft tiles from full-quality catch-ups.
+    expect(await sharpOnly.refine(f1, 'b')).toBeNull();
+  });
+
+  it('refines only the soft tiles no full-quality delta has covered since, and never a viewer that is behind', async () => {
+    const pipeline = createFramePipeline({ quality: 80, catchUpQuality: 30 });
+    const f0 = rawFrame(256, 128, 0, softScreen());
+    await pipeline.encode(f0, { keyframe: true });
+    pipeline.lag('b');
+    const f1 = rawFrame(256, 128, 1, paintBlock(paintBlock(f0.data, 0, 0, 31), 3, 1, 32));
+    await pipeline.encode(f1, { keyframe: false });
+    await pipeline.catchUp(f1, 'b');
+    // In sync now: the next delta redraws tile (0,0) at full quality for b as well.
+    const f2 = rawFrame(256, 128, 2, paintBlock(f1.data, 0, 0, 33));
+    const delta = (await pipeline.encode(f2, { keyframe: false }))!;
+    expect(receive(delta).flatMap((f) => f.rects.map((x) => [x.x, x.y]))).toEqual([[0, 0]]);
+    const refined = (await pipeline.refine(f2, 'b'))!;
+    expect(receive(refined).flatMap((f) => f.rects.map((x) => [x.x, x.y, x.width, x.height]))).toEqual([[192, 64, 64, 64]]);
+
+    // Behind again: its soft tiles wait for the next catch-up, and refine is refused meanwhile.
+    pipeline.lag('b');
+    const f3 = rawFrame(256, 128, 3, paintBlock(f2.data, 1, 0, 34));
+    await pipeline.encode(f3, { keyframe: false });
+    await expect(pipeline.refine(f3, 'b')).rejects.toThrow(/is behind/);
+    await pipeline.catchUp(f3, 'b');
+    // forget (a keyframe is coming) drops them; so does a resize.
+    pipeline.forget('b');
+    expect(await pipeline.refine(f3, 'b')).toBeNull();
+    pipeline.lag('b');
+    const f4 = rawFrame(256, 128, 4, paintBlock(f3.data, 2, 0, 35));
+    await pipeline.encode(f4, { keyframe: false });
+    await pipeline.catchUp(f4, 'b');
+    expect(await pipeline.encode(rawFrame(128, 128, 5), { keyframe: false })).not.toBeNull();
+    expect(await pipeline.refine(rawFrame(128, 128, 5), 'b')).toBeNull();
+  });
+
+  it('keeps lossless catch-ups lossless: nothing to refine', async () => {
+    const pipeline = createFramePipeline({ quality: 80, lossless: true });
+    const f0 = rawFrame(256, 128, 0, softScreen());
+    await pipeline.encode(f0, { keyframe: true });
+    pipeline.lag('b');
+    const f1 = rawFrame(256, 128, 1, paintBlock(f0.data, 1, 1, 41));
+    await pipeline.encode(f1, { keyframe: false });
+    expect(receive((await pipeline.catchUp(f1, 'b'))!).flatMap((f) => f.rects.map((x) => x.codec))).toEqual(['png']);
+    expect(await pipeline.refine(f1, 'b')).toBeNull();
+  });
+
   it('splits a huge noisy frame into frames ≤ FRAME_MAX_BYTES and chunks ≤ FRAME_CHUNK_MAX_BYTES', async () => {
     const width = 3840;
     const height = 2160;
@@ -270,6 +370,7 @@ describe('frame pipeline', () => {
     ['quality 101', { quality: 101 }],
     ['a tile size that is not a multiple of 8', { quality: 70, tileSize: 60 }],
     ['zero concurrency', { quality: 70, concurrency: 0 }],
+    ['catch-up quality 0', { quality: 70, catchUpQuality: 0 }],
   ])('refuses %s', (_name, options) => {
     expect(() => createFramePipeline(options)).toThrow(RangeError);
   });

@@ -44,6 +44,19 @@ export interface FramePipelineOptions extends PipelineOptions {
   concurrency?: number;
   /** Largest chunk message (default `FRAME_CHUNK_MAX_BYTES`). */
   maxChunkBytes?: number;
+  /** JPEG quality of catch-up deltas (default `catchUpQualityFor(quality)`); `refine` resends those tiles at `quality`. */
+  catchUpQuality?: number;
+}
+
+/**
+ * JPEG quality of a catch-up delta: a viewer that fell behind is on a path slower than the
+ * stream, and how stale its picture gets is the time its catch-ups take to cross that path. On
+ * the 1080p synthetic desktop a quality-35 delta is 0.65 of the bytes of a quality-70 one (67 vs
+ * 102 KB; quality 10: 0.36), bench/README.md `slow_viewer`. The tiles are sharpened by `refine`
+ * once the viewer keeps up again.
+ */
+export function catchUpQualityFor(quality: number): number {
+  return Math.max(10, Math.round(quality / 2));
 }
 
 /** Cuts `rect` into pieces of at most `maxPixels`, full-width bands when possible. */
@@ -110,6 +123,23 @@ function packFrames(rects: readonly FrameRect[]): FrameRect[][] {
   return frames;
 }
 
+function countTiles(tiles: Uint8Array): number {
+  let count = 0;
+  for (const t of tiles) count += t;
+  return count;
+}
+
+/** Marks every tile that `rects` (tile-aligned, from `mergeDirtyTiles`) touch. */
+function markRects(tiles: Uint8Array, rects: readonly PixelRect[], cols: number, tileSize: number): void {
+  for (const r of rects) {
+    const tx1 = Math.ceil((r.x + r.width) / tileSize);
+    const ty1 = Math.ceil((r.y + r.height) / tileSize);
+    for (let ty = Math.floor(r.y / tileSize); ty < ty1; ty++) {
+      for (let tx = Math.floor(r.x / tileSize); tx < tx1; tx++) tiles[ty * cols + tx] = 1;
+    }
+  }
+}
+
 function assertIntIn(value: number, min: number, max: number, name: string): void {
   if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`${name} must be an integer in ${min}..${max}`);
 }
@@ -133,8 +163,10 @@ export function createFramePipeline(options: FramePipelineOptions): FramePipelin
     maxRects = PIPELINE_MAX_RECTS,
     concurrency = DEFAULT_ENCODE_CONCURRENCY,
     maxChunkBytes = FRAME_CHUNK_MAX_BYTES,
+    catchUpQuality = catchUpQualityFor(options.quality),
   } = options;
   assertIntIn(quality, 1, 100, 'quality');
+  assertIntIn(catchUpQuality, 1, 100, 'catchUpQuality');
   assertIntIn(tileSize, 8, 4096, 'tileSize');
   if (tileSize % 8 !== 0) throw new RangeError('tileSize must be a multiple of 8 (the JPEG block)');
   assertIntIn(maxRects, 1, FRAME_MAX_RECTS, 'maxRects');
@@ -149,14 +181,19 @@ export function createFramePipeline(options: FramePipelineOptions): FramePipelin
    * needs everything, e.g. the screen size changed). Kept against the reference as it advances.
    */
   const behind = new Map<string, Uint8Array | null>();
+  /**
+   * Viewers whose last catch-up was at `catchUpQuality`: the tiles they show at that quality. A
+   * tile leaves the set when a full-quality update covers it (a delta while in sync, or `refine`).
+   */
+  const soft = new Map<string, Uint8Array>();
   let nextFrameId = 0;
 
-  const encodeRect = async (frame: RawFrame, rect: PixelRect): Promise<FrameRect> => {
+  const encodeRect = async (frame: RawFrame, rect: PixelRect, q: number): Promise<FrameRect> => {
     const pixels = crop(frame, rect);
     const image = sharp(pixels, { raw: { width: rect.width, height: rect.height, channels: 4 } });
     const encoded = lossless
       ? await image.png({ compressionLevel: PNG_COMPRESSION_LEVEL, adaptiveFiltering: false }).toBuffer()
-      : await image.jpeg(JPEG_OPTIONS(quality)).toBuffer();
+      : await image.jpeg(JPEG_OPTIONS(q)).toBuffer();
     if (encoded.length >= pixels.length) return { ...rect, codec: 'raw', data: pixels };
     return { ...rect, codec: lossless ? 'png' : 'jpeg', data: encoded };
   };
@@ -188,6 +225,8 @@ export function createFramePipeline(options: FramePipelineOptions): FramePipelin
       previous = { width: frame.width, height: frame.height, data: frame.data.slice(), seq: frame.seq };
       lastGrid = null;
       for (const id of behind.keys()) behind.set(id, null);
+      // Every viewer gets a whole screen (a keyframe) next: nothing of the old one to sharpen.
+      soft.clear();
       return null;
     }
     const grid = findDirtyTiles(previous.data, frame.data, frame.width, frame.height, tileSize);
@@ -197,6 +236,13 @@ export function createFramePipeline(options: FramePipelineOptions): FramePipelin
         if (tiles === null) continue;
         for (let i = 0; i < tiles.length; i++) tiles[i]! |= grid.dirty[i]!;
       }
+      // A viewer that is behind gets these tiles in its next (soft) catch-up; the others in this
+      // tick's delta, at full quality — those are soft no more. (A behind viewer keeps its soft
+      // tiles: its catch-up re-marks what it covers.)
+      for (const [id, tiles] of soft) {
+        if (behind.has(id)) continue;
+        for (let i = 0; i < tiles.length; i++) if (grid.dirty[i] === 1) tiles[i] = 0;
+      }
     }
     previous.seq = frame.seq;
     lastGrid = grid;
@@ -204,12 +250,12 @@ export function createFramePipeline(options: FramePipelineOptions): FramePipelin
   };
 
   /** Encodes `rects` of `frame` into chunk messages (several codec frames if it is big). */
-  const encodeUpdate = async (frame: RawFrame, rects: PixelRect[], keyframe: boolean): Promise<EncodedUpdate> => {
+  const encodeUpdate = async (frame: RawFrame, rects: PixelRect[], keyframe: boolean, q = quality): Promise<EncodedUpdate> => {
     const { width, height } = frame;
     const pieces = rects.flatMap((rect) => splitRect(rect));
     let encoded: FrameRect[];
     try {
-      encoded = await mapBounded(pieces, concurrency, (rect) => encodeRect(frame, rect));
+      encoded = await mapBounded(pieces, concurrency, (rect) => encodeRect(frame, rect, q));
     } catch (err) {
       // The viewers never got this update: resynchronise everyone with a keyframe.
       previous = null;
@@ -273,15 +319,37 @@ export function createFramePipeline(options: FramePipelineOptions): FramePipelin
       const grid = advance(frame);
       const tiles = behind.get(viewerId)!;
       behind.delete(viewerId);
-      if (grid === null || tiles === null) return encodeUpdate(frame, whole(frame), true);
-      let count = 0;
-      for (const t of tiles) count += t;
+      if (grid === null || tiles === null) {
+        soft.delete(viewerId);
+        return encodeUpdate(frame, whole(frame), true);
+      }
+      const count = countTiles(tiles);
       if (count === 0) return null;
       const union: TileGrid = { tileSize, cols: grid.cols, rows: grid.rows, dirty: tiles, count };
-      return encodeUpdate(frame, mergeDirtyTiles(union, frame.width, frame.height, { maxRects }), false);
+      const rects = mergeDirtyTiles(union, frame.width, frame.height, { maxRects });
+      if (lossless || catchUpQuality >= quality) return encodeUpdate(frame, rects, false);
+      const update = await encodeUpdate(frame, rects, false, catchUpQuality);
+      // Merged rects may cover clean tiles too: those are soft now as well.
+      const marks = soft.get(viewerId) ?? new Uint8Array(tiles.length);
+      markRects(marks, rects, grid.cols, tileSize);
+      soft.set(viewerId, marks);
+      return update;
+    },
+    async refine(frame, viewerId): Promise<EncodedUpdate | null> {
+      checkFrame(frame);
+      if (behind.has(viewerId)) throw new Error(`viewer ${viewerId} is behind`);
+      const tiles = soft.get(viewerId);
+      soft.delete(viewerId);
+      const grid = advance(frame);
+      if (!tiles || grid === null) return null; // a keyframe is due anyway
+      const count = countTiles(tiles);
+      if (count === 0) return null;
+      const set: TileGrid = { tileSize, cols: grid.cols, rows: grid.rows, dirty: tiles, count };
+      return encodeUpdate(frame, mergeDirtyTiles(set, frame.width, frame.height, { maxRects }), false);
     },
     forget(viewerId: string): void {
       behind.delete(viewerId);
+      soft.delete(viewerId);
     },
     reset(): void {
       previous = null;

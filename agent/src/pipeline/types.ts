@@ -40,10 +40,16 @@ export interface FramePipeline {
    * The update that brings a viewer that was behind up to `frame` (the frame of this tick): the
    * tiles changed since its last update, encoded from `frame` — a delta, not a keyframe (a
    * keyframe only when the screen size changed or the pipeline lost its reference). Null when
-   * nothing changed. The viewer is in sync afterwards.
+   * nothing changed. The viewer is in sync afterwards. JPEG catch-ups are encoded at a lower
+   * quality (fewer bytes over the slow path): the viewer shows those tiles soft until `refine`.
    */
   catchUp(frame: RawFrame, viewerId: string): Promise<EncodedUpdate | null>;
-  /** Drop a viewer's backlog (it left, or gets a keyframe anyway). */
+  /**
+   * For a viewer in sync: the tiles its catch-ups sent soft and no full-quality update has covered
+   * since, at full quality from `frame` (the frame of this tick). Null when there are none.
+   */
+  refine(frame: RawFrame, viewerId: string): Promise<EncodedUpdate | null>;
+  /** Drop a viewer's backlog and soft tiles (it left, or gets a keyframe anyway). */
   forget(viewerId: string): void;
   /** Forget the previous frame so the next encode is a keyframe. */
   reset(): void;

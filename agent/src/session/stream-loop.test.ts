@@ -12,7 +12,10 @@ function harness(targets: FakeTarget[], unchanged: () => boolean = () => false) 
     fps: 10,
     targets: () => targets,
     deliver: (update, to) => {
-      for (const t of to) (t as FakeTarget).received.push({ seq: update.seq, keyframe: update.keyframe });
+      for (const t of to as FakeTarget[]) {
+        t.received.push({ seq: update.seq, keyframe: update.keyframe });
+        if (t.congestOnReceive) t.isCongested = true;
+      }
     },
     log: silentLogger,
   });
@@ -113,6 +116,62 @@ describe('StreamLoop', () => {
     expect(slow.needsKeyframe).toBe(true);
     await h.loop.tick();
     expect(slow.received.at(-1)).toEqual({ seq: 3, keyframe: true });
+  });
+
+  it('resends soft catch-up tiles sharp once the viewer has kept up for REFINE_AFTER_MS, not before', async () => {
+    // fps 10: 500 ms is 5 ticks.
+    const { h, slow } = await slowFellBehind();
+    slow.isCongested = false;
+    await h.loop.tick(); // catch-up (soft)
+    expect(h.pipeline.soft.has('slow')).toBe(true);
+    const refines = () => h.pipeline.calls.filter((c) => c.refine === 'slow').length;
+    for (let i = 0; i < 3; i++) await h.loop.tick();
+    // Congested again for a tick: it falls behind, gets another catch-up, and its clock restarts.
+    slow.isCongested = true;
+    await h.loop.tick();
+    slow.isCongested = false;
+    await h.loop.tick();
+    expect(h.pipeline.calls.filter((c) => c.catchUp === 'slow')).toHaveLength(2);
+    for (let i = 0; i < 4; i++) await h.loop.tick();
+    expect(refines()).toBe(0);
+    await h.loop.tick();
+    expect(refines()).toBe(1);
+    expect(h.loop.stats.refines).toBe(1);
+    // Sent to the slow viewer only, after that tick's delta.
+    expect(slow.received.at(-1)).toEqual({ seq: h.pipeline.calls.at(-1)!.seq, keyframe: false });
+    expect(slow.received.filter((r) => r.seq === slow.received.at(-1)!.seq)).toHaveLength(2);
+    for (let i = 0; i < 6; i++) await h.loop.tick();
+    expect(refines()).toBe(1);
+  });
+
+  it('holds a due refine while this tick filled the path, and drops it for a keyframe', async () => {
+    const { h, slow, fast } = await slowFellBehind();
+    slow.isCongested = false;
+    await h.loop.tick();
+    for (let i = 0; i < 4; i++) await h.loop.tick();
+    // Due on the next tick, but the delta of that tick congests the path.
+    slow.congestOnReceive = true;
+    await h.loop.tick();
+    expect(h.pipeline.calls.some((c) => c.refine === 'slow')).toBe(false);
+    slow.congestOnReceive = false;
+    slow.isCongested = false;
+    slow.needsKeyframe = true; // e.g. its path switched
+    await h.loop.tick();
+    expect(slow.received.at(-1)!.keyframe).toBe(true);
+    expect(h.pipeline.soft.has('slow')).toBe(false);
+    for (let i = 0; i < 8; i++) await h.loop.tick();
+    expect(h.pipeline.calls.some((c) => c.refine === 'slow')).toBe(false);
+    expect(fast.received.every((r) => !r.keyframe || r.seq === 0)).toBe(true);
+  });
+
+  it('drops the soft tiles of a viewer that left', async () => {
+    const { h, slow, targets } = await slowFellBehind();
+    slow.isCongested = false;
+    await h.loop.tick();
+    expect(h.pipeline.soft.has('slow')).toBe(true);
+    targets.pop();
+    await h.loop.tick();
+    expect(h.pipeline.soft.has('slow')).toBe(false);
   });
 
   it('drops the backlog of a viewer that left while behind', async () => {

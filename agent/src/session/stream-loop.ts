@@ -38,10 +38,18 @@ export interface StreamStats {
   keyframes: number;
   /** Catch-up deltas sent to viewers that had been skipped (instead of keyframes). */
   catchUps: number;
+  /** Full-quality resends of the tiles catch-ups sent soft. */
+  refines: number;
   bytes: number;
 }
 
 const STATS_EVERY_MS = 10_000;
+/**
+ * A viewer whose catch-ups were soft (lower quality) gets its soft tiles again at full quality
+ * once it has kept up for this long: a path that just drained is not handed a burst at once, and
+ * while the screen keeps outrunning the path, fresh pixels come before sharp ones.
+ */
+export const REFINE_AFTER_MS = 500;
 
 /**
  * One capture loop shared by every viewer, at most `fps` captures per second.
@@ -54,9 +62,12 @@ const STATS_EVERY_MS = 10_000;
  * from the latest screen (VNC's pull model) — latest wins, nothing stale is queued for it, and a
  * slow link is not sent full-screen keyframes (~10× a delta) to resynchronise.
  *
+ * Catch-ups are encoded at a lower quality (fewer bytes over the path that was too slow); once
+ * that viewer has kept up for `REFINE_AFTER_MS`, it gets those tiles again at full quality.
+ *
  * The pipeline diffs against the last frame it encoded. Per tick: one delta for the viewers in
  * sync, then (same frame) one keyframe for the viewers that need one, then a catch-up delta for
- * each viewer that was behind.
+ * each viewer that was behind, then a refine for each viewer whose soft tiles are due.
  */
 export class StreamLoop {
   readonly #o: StreamLoopOptions;
@@ -65,9 +76,11 @@ export class StreamLoop {
   #kick: (() => void) | null = null;
   #lastStatsAt = 0;
   #captureErrors = 0;
-  readonly stats: StreamStats = { captures: 0, skippedCongested: 0, deltas: 0, keyframes: 0, catchUps: 0, bytes: 0 };
+  readonly stats: StreamStats = { captures: 0, skippedCongested: 0, deltas: 0, keyframes: 0, catchUps: 0, refines: 0, bytes: 0 };
   /** Viewers the pipeline keeps a backlog for (so it can be dropped when they leave). */
   readonly #lagged = new Set<string>();
+  /** Viewers with soft tiles (a catch-up was sent): ticks in a row each has kept up since. */
+  readonly #soft = new Map<string, number>();
 
   constructor(o: StreamLoopOptions) {
     this.#o = o;
@@ -144,7 +157,9 @@ export class StreamLoop {
     const keyTargets = open.filter((t) => t.needsKeyframe);
     const deltaTargets = open.filter((t) => !t.needsKeyframe && !t.behind);
     const catchUps = open.filter((t) => !t.needsKeyframe && t.behind);
-    for (const t of keyTargets) if (t.behind) this.#forget(t);
+    for (const t of keyTargets) if (t.behind || this.#soft.has(t.id)) this.#forget(t);
+    // Kept up this tick, or not: the soft viewers' clocks.
+    for (const [id, ticks] of this.#soft) this.#soft.set(id, deltaTargets.some((t) => t.id === id) ? ticks + 1 : 0);
     // In sync but congested: they miss what is encoded now, and the pipeline keeps it for them.
     for (const t of ready) {
       if (t.needsKeyframe || t.behind || open.includes(t)) continue;
@@ -185,7 +200,29 @@ export class StreamLoop {
       t.behind = false;
       if (!update) continue; // nothing changed since it fell behind: in sync already
       sent = true;
-      if (!update.keyframe) this.stats.catchUps++;
+      if (!update.keyframe) {
+        this.stats.catchUps++;
+        this.#soft.set(t.id, 0);
+      }
+      this.#send(update, [t]);
+    }
+    const refineAfter = Math.max(1, Math.round((REFINE_AFTER_MS * this.#o.fps) / 1000));
+    for (const t of deltaTargets) {
+      // Not on top of this tick's delta if that filled its path: a later tick, then.
+      if ((this.#soft.get(t.id) ?? -1) < refineAfter || t.congested()) continue;
+      this.#soft.delete(t.id);
+      let update: EncodedUpdate | null;
+      try {
+        update = await this.#o.pipeline.refine(frame, t.id);
+      } catch (err) {
+        // The pipeline lost its state (e.g. the capture worker restarted): a keyframe sharpens everything.
+        this.#o.log.debug('refine failed: keyframe next', { viewerId: t.id, err });
+        t.needsKeyframe = true;
+        continue;
+      }
+      if (!update) continue; // every soft tile was sent sharp since
+      sent = true;
+      this.stats.refines++;
       this.#send(update, [t]);
     }
     return sent ? 'sent' : 'unchanged';
@@ -194,17 +231,19 @@ export class StreamLoop {
   #forget(t: StreamTarget): void {
     this.#o.pipeline.forget(t.id);
     this.#lagged.delete(t.id);
+    this.#soft.delete(t.id);
     t.behind = false;
   }
 
-  /** Drops the backlog of viewers that are gone. */
+  /** Drops the backlog and soft tiles of viewers that are gone. */
   #forgetGone(all: StreamTarget[]): void {
-    if (this.#lagged.size === 0) return;
+    if (this.#lagged.size === 0 && this.#soft.size === 0) return;
     const present = new Set(all.map((t) => t.id));
-    for (const id of this.#lagged) {
+    for (const id of new Set([...this.#lagged, ...this.#soft.keys()])) {
       if (present.has(id)) continue;
       this.#o.pipeline.forget(id);
       this.#lagged.delete(id);
+      this.#soft.delete(id);
     }
   }
 

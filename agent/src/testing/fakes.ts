@@ -24,14 +24,20 @@ export function fakeSource(): ScreenSource & { captures: number } {
   return src;
 }
 
-/** Records every encode and catch-up; a delta is null when `unchanged()` says so. */
-export function fakePipeline(unchanged: () => boolean = () => false): FramePipeline & { calls: Array<{ seq: number; keyframe: boolean; catchUp?: string }>; behind: Set<string> } {
-  const calls: Array<{ seq: number; keyframe: boolean; catchUp?: string }> = [];
+/**
+ * Records every encode, catch-up and refine; a delta is null when `unchanged()` says so. A
+ * catch-up leaves the viewer `soft` until a refine or forget (the fake keeps no tiles: a delta
+ * does not sharpen it).
+ */
+export function fakePipeline(unchanged: () => boolean = () => false): FramePipeline & { calls: Array<{ seq: number; keyframe: boolean; catchUp?: string; refine?: string }>; behind: Set<string>; soft: Set<string> } {
+  const calls: Array<{ seq: number; keyframe: boolean; catchUp?: string; refine?: string }> = [];
   const behind = new Set<string>();
+  const soft = new Set<string>();
   const update = (frame: RawFrame, keyframe: boolean): EncodedUpdate => ({ seq: frame.seq, captureTsMs: frame.captureTsMs, keyframe, messages: [new Uint8Array([frame.seq & 0xff, keyframe ? 1 : 0])], bytes: 2, rects: 1 });
   return {
     calls,
     behind,
+    soft,
     encode(frame, opts): Promise<EncodedUpdate | null> {
       calls.push({ seq: frame.seq, keyframe: opts.keyframe });
       if (!opts.keyframe && unchanged()) return Promise.resolve(null);
@@ -43,10 +49,19 @@ export function fakePipeline(unchanged: () => boolean = () => false): FramePipel
     catchUp(frame, viewerId): Promise<EncodedUpdate | null> {
       if (!behind.delete(viewerId)) return Promise.reject(new Error(`viewer ${viewerId} is not behind`));
       calls.push({ seq: frame.seq, keyframe: false, catchUp: viewerId });
-      return Promise.resolve(unchanged() ? null : update(frame, false));
+      if (unchanged()) return Promise.resolve(null);
+      soft.add(viewerId);
+      return Promise.resolve(update(frame, false));
+    },
+    refine(frame, viewerId): Promise<EncodedUpdate | null> {
+      if (behind.has(viewerId)) return Promise.reject(new Error(`viewer ${viewerId} is behind`));
+      if (!soft.delete(viewerId)) return Promise.resolve(null);
+      calls.push({ seq: frame.seq, keyframe: false, refine: viewerId });
+      return Promise.resolve(update(frame, false));
     },
     forget(viewerId) {
       behind.delete(viewerId);
+      soft.delete(viewerId);
     },
     reset() {},
   };
@@ -57,6 +72,8 @@ export class FakeTarget implements StreamTarget {
   path: 'p2p' | 'relay' | null = 'p2p';
   isReady = true;
   isCongested = false;
+  /** What it is sent fills its path (the harness sets `isCongested`). */
+  congestOnReceive = false;
   needsKeyframe = true;
   behind = false;
   readonly received: Array<{ seq: number; keyframe: boolean }> = [];

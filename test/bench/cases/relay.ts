@@ -11,24 +11,24 @@ export interface CaseOptions {
 
 const MB = 1024 * 1024;
 
-async function wsRelayOnce(durationMs: number): Promise<number> {
+async function wsRelayOnce(durationMs: number, messageBytes = 65536): Promise<number> {
   const relay = startRole('ws-relay', {});
   const { port } = await relay.next<{ port: number }>('ready');
-  const recv = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?recv`, mode: 'recv', durationMs, messageBytes: 65536 });
+  const recv = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?recv`, mode: 'recv', durationMs, messageBytes });
   await recv.next('ready');
-  const send = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?send`, mode: 'send', durationMs, messageBytes: 65536 });
+  const send = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?send`, mode: 'send', durationMs, messageBytes });
   const r = await recv.next<{ bytes: number; ms: number }>('result');
   await Promise.all([send.stop(), relay.stop(), recv.stop()]);
   return r.bytes / MB / (r.ms / 1000);
 }
 
 /** The same shape through a bare socket.io relay (no auth, no checks): where socket.io itself stops. */
-async function sioRelayOnce(durationMs: number): Promise<number> {
+async function sioRelayOnce(durationMs: number, messageBytes = 65536): Promise<number> {
   const relay = startRole('sio-relay', {});
   const { port } = await relay.next<{ port: number }>('ready');
-  const recv = startRole('sio-endpoint', { port, mode: 'recv', durationMs, messageBytes: 65536 });
+  const recv = startRole('sio-endpoint', { port, mode: 'recv', durationMs, messageBytes });
   await recv.next('ready');
-  const send = startRole('sio-endpoint', { port, mode: 'send', durationMs, messageBytes: 65536 });
+  const send = startRole('sio-endpoint', { port, mode: 'send', durationMs, messageBytes });
   const r = await recv.next<{ bytes: number; ms: number }>('result');
   await Promise.all([send.stop(), relay.stop(), recv.stop()]);
   return r.bytes / MB / (r.ms / 1000);
@@ -62,6 +62,15 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
     // Quick mode proves the cases run; the reference point is for full runs.
     if (!o.quick) bareSio.push(await sioRelayOnce(durationMs));
   }
+  // Would bigger relay messages get socket.io there? Bare socket.io ÷ plain ws, both at the same
+  // larger size (one interleaved pair per size; full runs only).
+  const bySize: Record<string, number> = {};
+  if (!o.quick) {
+    for (const [label, bytes] of [['256KiB', 256 * 1024], ['1MiB', 1024 * 1024]] as const) {
+      const ws = await wsRelayOnce(durationMs, bytes);
+      bySize[label] = Number(((await sioRelayOnce(durationMs, bytes)) / ws).toFixed(3));
+    }
+  }
   const ratios = ours.map((v, i) => v / base[i]!);
   const ratio = median(ratios);
   const sio: Record<string, number> = bareSio.length
@@ -70,6 +79,7 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
         bareSocketIoMBps: Number(median(bareSio).toFixed(1)),
         bareSocketIoRatio: Number(median(bareSio.map((v, i) => v / base[i]!)).toFixed(3)),
         oursVsBareSocketIo: Number((median(ours) / median(bareSio)).toFixed(3)),
+        ...Object.fromEntries(Object.entries(bySize).map(([label, r]) => [`bareSocketIoRatioAt${label}`, r])),
       }
     : {};
   return [

@@ -456,6 +456,9 @@ export async function slowViewer(o: CaseOptions, serverEnv?: Record<string, stri
         spread: spread(r.ageRatios),
         details: {
           slowP99: round(median(r.slowWin.map((w) => w.p99))),
+          // Per repetition, so an outlier shows which side moved.
+          slowP99s: r.slowWin.map((w) => round(w.p99)).join('/'),
+          aloneP99s: r.alone.map((w) => round(w.p99)).join('/'),
           slowP50: round(median(r.slowWin.map((w) => w.p50))),
           slowFps: round(median(r.slowWin.map((w) => w.decodedFps))),
           slowMbitPerS: round(median(r.slowWin.map((w) => w.mbitPerS)), 2),

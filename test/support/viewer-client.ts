@@ -422,17 +422,22 @@ export class ViewerClient {
 
   #needKeyframe = false;
 
+  /** Starts a new one-second throttle window when due; a frame skipped in the last one asks for a keyframe. */
+  #rollThrottleWindow(): void {
+    const now = Date.now();
+    if (now - this.#windowStart < 1000) return;
+    this.#windowStart = now;
+    this.#windowFrames = 0;
+    this.#windowBytes = 0;
+    if (this.#needKeyframe) {
+      this.#needKeyframe = false;
+      this.requestKeyframe();
+    }
+  }
+
   /** Counts a complete frame against the per-second budget; pauses the relay socket when spent. */
   #overBudget(path: MediaPath): boolean {
-    const now = Date.now();
-    if (now - this.#windowStart >= 1000) {
-      this.#windowStart = now;
-      this.#windowFrames = 0;
-      if (this.#needKeyframe) {
-        this.#needKeyframe = false;
-        this.requestKeyframe();
-      }
-    }
+    this.#rollThrottleWindow();
     this.#windowFrames++;
     if (path === 'relay') {
       // A slow link or a slow machine: one frame, then nothing read for one frame interval (spread
@@ -445,15 +450,7 @@ export class ViewerClient {
 
   /** P2P with `maxBytesPerS`: counts a complete frame against the per-second byte budget. */
   #overByteBudget(bytes: number, bytesPerS: number): boolean {
-    const now = Date.now();
-    if (now - this.#windowStart >= 1000) {
-      this.#windowStart = now;
-      this.#windowBytes = 0;
-      if (this.#needKeyframe) {
-        this.#needKeyframe = false;
-        this.requestKeyframe();
-      }
-    }
+    this.#rollThrottleWindow();
     if (this.#windowBytes + bytes > bytesPerS) return true;
     this.#windowBytes += bytes;
     return false;

@@ -13,8 +13,17 @@ export const VIEWER_MAX_MESSAGE_BYTES = 64 * 1024;
 /** Largest socket.io message accepted on the console plane (`/ws/console`). */
 export const CONSOLE_MAX_MESSAGE_BYTES = 64 * 1024;
 
-/** Largest single data-channel / relay chunk of an encoded frame. */
+/** Largest single data-channel chunk of an encoded frame (and what agents produce first). */
 export const FRAME_CHUNK_MAX_BYTES = 64 * 1024;
+/**
+ * Largest chunk on the relay (`relay:frame`, agent → server → viewer). Larger than a data-channel
+ * chunk because every socket.io message has a fixed cost (a text header frame plus a binary frame,
+ * parsed and re-encoded at the server): at 64 KiB, a bare socket.io relay moved about 0.55 of what
+ * a plain WebSocket relay did; at 256 KiB about 0.9 (`bench/README.md`). Not larger, because the
+ * server forwards a message only once it has all of it: a bigger chunk waits longer at each hop
+ * on a slow link. A frame up to this size crosses the relay as one message.
+ */
+export const RELAY_CHUNK_MAX_BYTES = 256 * 1024;
 /** Largest whole encoded frame (all chunks together). Larger updates are split across frames. */
 export const FRAME_MAX_BYTES = 4 * 1024 * 1024;
 /** Largest input message a viewer may send (P2P or relay). */

@@ -7,7 +7,7 @@ import wrtc from '@roamhq/wrtc';
 import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
 import { decodeFrame, FrameReassembler, peekMessageType, readChunkHeader, readStamp, type Frame, type StampValue } from '@guruconnect/shared/codec';
-import { PROTOCOL_VERSION } from '@guruconnect/shared/limits';
+import { PROTOCOL_VERSION, RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
 import { DATA_CHANNEL_LABELS, viewerWelcomeSchema, type DataChannelMessage, type IceServer, type InputMessage, type MediaPath } from '@guruconnect/shared/protocol';
 
 export type ViewerWelcome = ReturnType<typeof viewerWelcomeSchema.parse>;
@@ -143,7 +143,7 @@ export class ViewerClient {
   #pc: PeerConnectionLike | null = null;
   #input: ChannelLike | null = null;
   #pendingCandidates: unknown[] = [];
-  readonly #reassemblers: Record<MediaPath, FrameReassembler> = { p2p: new FrameReassembler(), relay: new FrameReassembler() };
+  readonly #reassemblers: Record<MediaPath, FrameReassembler> = { p2p: new FrameReassembler(), relay: new FrameReassembler({ maxChunkBytes: RELAY_CHUNK_MAX_BYTES }) };
   #work: Promise<void> = Promise.resolve();
   readonly #listeners = new Set<(f: FrameEvent) => void>();
   readonly #joinedAt: number;

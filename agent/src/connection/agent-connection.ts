@@ -94,16 +94,7 @@ export class AgentConnection {
 
   /** Bytes accepted by `send` that have not reached the network yet (engine.io write buffer + WebSocket buffer). */
   bufferedBytes(): number {
-    const engine = this.#socket?.io.engine as unknown as
-      | { writeBuffer?: Array<{ data?: unknown }>; transport?: { ws?: { bufferedAmount?: number } } }
-      | undefined;
-    if (!engine) return 0;
-    let n = engine.transport?.ws?.bufferedAmount ?? 0;
-    for (const packet of engine.writeBuffer ?? []) {
-      const d = packet.data;
-      n += typeof d === 'string' ? d.length : d instanceof ArrayBuffer || ArrayBuffer.isView(d) ? d.byteLength : 16;
-    }
-    return n;
+    return this.#socket ? socketBufferedBytes(this.#socket) : 0;
   }
 
   /** Stop for good: no more reconnects. Idempotent. */
@@ -251,4 +242,16 @@ export class AgentConnection {
       this.#connect();
     }, delayMs);
   }
+}
+
+/** Bytes a socket.io client socket holds that have not reached the network (engine.io write buffer + WebSocket buffer). */
+export function socketBufferedBytes(socket: Socket): number {
+  const engine = socket.io.engine as unknown as { writeBuffer?: Array<{ data?: unknown }>; transport?: { ws?: { bufferedAmount?: number } } } | undefined;
+  if (!engine) return 0;
+  let n = engine.transport?.ws?.bufferedAmount ?? 0;
+  for (const packet of engine.writeBuffer ?? []) {
+    const d = packet.data;
+    n += typeof d === 'string' ? d.length : d instanceof ArrayBuffer || ArrayBuffer.isView(d) ? d.byteLength : 16;
+  }
+  return n;
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { INPUT_MAX_MESSAGE_BYTES } from '@guruconnect/shared/limits';
+import { INPUT_MAX_MESSAGE_BYTES, RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
+import { decodeFrame, FrameReassembler, readChunkHeader } from '@guruconnect/shared/codec';
 import { createSyntheticInput, type SyntheticInput } from '../input/synthetic-input.ts';
 import { silentLogger } from '../log/logger.ts';
 import { fakePeerFactory, fakePipeline, fakeSource } from '../testing/fakes.ts';
@@ -24,14 +25,14 @@ afterEach(() => {
   sessions = [];
 });
 
-function harness(relayMode: RelayMode = 'auto') {
+function harness(relayMode: RelayMode = 'auto', rectBytes?: number) {
   const sink: SyntheticInput = createSyntheticInput();
   const sent: Array<{ event: string; payload: unknown }> = [];
   const { factory, peers } = fakePeerFactory();
   let buffered = 0;
   const session = new MediaSession({
     source: fakeSource(),
-    pipeline: fakePipeline(),
+    pipeline: fakePipeline(undefined, { rectBytes }),
     sink,
     fps: 10,
     relayMode,
@@ -133,6 +134,23 @@ describe('MediaSession: paths', () => {
     expect(frames.length).toBeGreaterThan(0);
     expect(frames[0]!.to).toEqual(['v1', 'v2']);
     expect(frames[0]!.data).toBeInstanceOf(Uint8Array);
+  });
+
+  it('sends a frame over the relay in chunks of up to RELAY_CHUNK_MAX_BYTES, not data-channel chunks', async () => {
+    const rectBytes = RELAY_CHUNK_MAX_BYTES + 1000; // 2 relay chunks, 5 data-channel chunks
+    const h = harness('force', rectBytes);
+    h.join('v1', true);
+    h.session.start();
+    await new Promise((r) => setTimeout(r, 50));
+    const chunks = h.sent.filter((s) => s.event === 'relay:frame').map((s) => (s.payload as { data: Uint8Array }).data);
+    const first = readChunkHeader(chunks[0]!);
+    expect(first).toMatchObject({ index: 0, count: 2, keyframe: true });
+    expect(chunks[0]!.length).toBe(RELAY_CHUNK_MAX_BYTES);
+    const r = new FrameReassembler({ maxChunkBytes: RELAY_CHUNK_MAX_BYTES });
+    r.push(chunks[0]!);
+    const frame = decodeFrame(r.push(chunks[1]!)!);
+    expect(frame.rects[0]!.data.length).toBe(rectBytes);
+    expect(frame.keyframe).toBe(true);
   });
 
   it('forwards signals to the right viewer and drops those from strangers', () => {

@@ -1,4 +1,5 @@
-import { INPUT_MAX_MESSAGE_BYTES } from '@guruconnect/shared/limits';
+import { INPUT_MAX_MESSAGE_BYTES, RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
+import { rechunk } from '@guruconnect/shared/codec';
 import { inputMessageSchema, parseDataChannelMessage, type IceServer, type MediaPath } from '@guruconnect/shared/protocol';
 import type { ScreenSource } from '../capture/screen-source.ts';
 import type { RelayMode } from '../cli/args.ts';
@@ -252,10 +253,13 @@ export class MediaSession {
         link.p2pBroken('send_failed');
       }
     }
+    // The relay takes larger messages than a data channel: one socket.io message per frame
+    // instead of one per 64 KiB (the per-message cost dominates on the relay).
+    const relayMessages = relayIds.length > 0 ? rechunk(update.messages, RELAY_CHUNK_MAX_BYTES) : [];
     for (let i = 0; i < relayIds.length; i += RELAY_MAX_TARGETS) {
       const batch = relayIds.slice(i, i + RELAY_MAX_TARGETS);
       const to = batch.length === 1 ? batch[0]! : batch;
-      for (const data of update.messages) {
+      for (const data of relayMessages) {
         if (!this.#o.signalling.send('relay:frame', { to, data })) {
           // Lost the socket mid-update: these viewers need a fresh keyframe once it is back.
           for (const id of batch) {

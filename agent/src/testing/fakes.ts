@@ -1,4 +1,5 @@
 // Test-only fakes for the agent's unit tests (the cross-process tests use the real backends).
+import { chunkFrame, encodeFrame } from '@guruconnect/shared/codec';
 import type { RawFrame, ScreenSource } from '../capture/screen-source.ts';
 import type { EncodedUpdate, FramePipeline } from '../pipeline/types.ts';
 import type { StreamTarget } from '../session/stream-loop.ts';
@@ -29,11 +30,16 @@ export function fakeSource(): ScreenSource & { captures: number } {
  * catch-up leaves the viewer `soft` until a refine or forget (the fake keeps no tiles: a delta
  * does not sharpen it).
  */
-export function fakePipeline(unchanged: () => boolean = () => false): FramePipeline & { calls: Array<{ seq: number; keyframe: boolean; catchUp?: string; refine?: string }>; behind: Set<string>; soft: Set<string> } {
+export function fakePipeline(unchanged: () => boolean = () => false, o: { rectBytes?: number } = {}): FramePipeline & { calls: Array<{ seq: number; keyframe: boolean; catchUp?: string; refine?: string }>; behind: Set<string>; soft: Set<string> } {
   const calls: Array<{ seq: number; keyframe: boolean; catchUp?: string; refine?: string }> = [];
   const behind = new Set<string>();
   const soft = new Set<string>();
-  const update = (frame: RawFrame, keyframe: boolean): EncodedUpdate => ({ seq: frame.seq, captureTsMs: frame.captureTsMs, keyframe, messages: [new Uint8Array([frame.seq & 0xff, keyframe ? 1 : 0])], bytes: 2, rects: 1 });
+  // Real codec chunks (one rect of `rectBytes`, default 2), as the pipeline would send them.
+  const update = (frame: RawFrame, keyframe: boolean): EncodedUpdate => {
+    const rect = { x: 0, y: 0, width: 16, height: 16, codec: 'jpeg' as const, data: new Uint8Array(o.rectBytes ?? 2).fill(frame.seq & 0xff) };
+    const messages = chunkFrame(encodeFrame({ seq: frame.seq, captureTsMs: frame.captureTsMs, keyframe, screenWidth: 16, screenHeight: 16, rects: [rect] }), frame.seq);
+    return { seq: frame.seq, captureTsMs: frame.captureTsMs, keyframe, messages, bytes: messages.reduce((n, m) => n + m.length, 0), rects: 1 };
+  };
   return {
     calls,
     behind,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FRAME_CHUNK_MAX_BYTES, FRAME_MAX_BYTES } from '../limits.ts';
-import { chunkFrame, FrameReassembler, readChunkHeader } from './chunking.ts';
+import { chunkFrame, FrameReassembler, readChunkHeader, rechunk } from './chunking.ts';
+import { encodeCursor } from './cursor.ts';
 import { CHUNK_HEADER_BYTES, CHUNK_OFFSET, MESSAGE_TYPE_BYTE } from './constants.ts';
 import { CodecError, type CodecErrorReason } from './errors.ts';
 import { decodeFrame, encodeFrame, type Frame } from './frame.ts';
@@ -166,6 +167,49 @@ describe('chunkFrame + FrameReassembler round trip', () => {
     reassembler.reset();
     expect(reassembler.hasPartialFrame).toBe(false);
     expect(sameBytes(pushAll(reassembler, [b0, b1, b2]), frameB)).toBe(true);
+  });
+});
+
+describe('rechunk (relay-sized messages from data-channel chunks)', () => {
+  const cursor = encodeCursor({ x: 5, y: 6, visible: true });
+  const big = noise(1000, 7);
+  const bigChunks = chunkFrame(big, 21, SMALL_CHUNK_BYTES);
+
+  it('merges each frame into fewer, larger chunks that reassemble to the same bytes, cursors in place', () => {
+    const relayMax = CHUNK_HEADER_BYTES + 400;
+    const out = rechunk([...bigChunks, cursor, a0, a1, a2], relayMax);
+    // 1000 bytes at 400 per chunk → 3 chunks; the cursor; frame A (250 bytes) → 1 chunk.
+    expect(out).toHaveLength(5);
+    expect(out[3]).toBe(cursor);
+    for (const m of out) expect(m.length).toBeLessThanOrEqual(relayMax);
+    expect(out.slice(0, 3).map((c) => readChunkHeader(c))).toEqual([0, 1, 2].map((index) => ({ frameId: 21, index, count: 3, totalLength: 1000, keyframe: false })));
+    const r = new FrameReassembler({ maxChunkBytes: relayMax });
+    expect(sameBytes(pushAll(r, out.slice(0, 3)), big)).toBe(true);
+    expect(sameBytes(pushAll(r, [out[4]!]), frameA)).toBe(true);
+    expect(readChunkHeader(out[4]!).frameId).toBe(10);
+  });
+
+  it('keeps the keyframe flag of chunk 0', () => {
+    const key = encodeFrame({ ...bigFrame, keyframe: true, rects: [{ x: 0, y: 0, width: 64, height: 64, codec: 'jpeg', data: noise(300_000, 9) }] });
+    const out = rechunk(chunkFrame(key, 3), 1024 * 1024);
+    expect(out).toHaveLength(1);
+    expect(readChunkHeader(out[0]!).keyframe).toBe(true);
+    expect(decodeFrame(new FrameReassembler({ maxChunkBytes: 1024 * 1024 }).push(out[0]!)!).keyframe).toBe(true);
+  });
+
+  it('returns single-chunk frames and already-large chunks as the same buffers (no copy)', () => {
+    const [only] = chunkFrame(frameA, 1);
+    expect(rechunk([only!], 1024 * 1024)[0]).toBe(only);
+    const out = rechunk(bigChunks, SMALL_CHUNK_BYTES);
+    out.forEach((c, i) => expect(c).toBe(bigChunks[i]));
+  });
+
+  it.each<[string, Uint8Array[], CodecErrorReason]>([
+    ['a frame cut short', [a0!, a1!], 'missingChunk'],
+    ['chunks out of order', [a0!, a2!, a1!], 'outOfOrder'],
+    ['a run that starts mid-frame', [a1!, a2!], 'outOfOrder'],
+  ])('refuses %s', (_name, run, reason) => {
+    expectReason(() => rechunk(run, CHUNK_HEADER_BYTES + 400), reason);
   });
 });
 

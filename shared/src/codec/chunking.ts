@@ -1,7 +1,7 @@
 import { FRAME_CHUNK_MAX_BYTES, FRAME_MAX_BYTES } from '../limits.ts';
 import { CHUNK_HEADER_BYTES, CHUNK_MAX_COUNT, CHUNK_OFFSET, FRAME_FLAG_KEYFRAME, FRAME_OFFSET, LITTLE_ENDIAN, U32_MAX } from './constants.ts';
 import { assertIntInRange, CodecError } from './errors.ts';
-import { openMessage, writePrefix } from './message.ts';
+import { openMessage, peekMessageType, writePrefix } from './message.ts';
 
 /**
  * Splits an encoded frame into chunk messages for the `frames` data channel or the relay.
@@ -41,6 +41,42 @@ export function chunkFrame(encodedFrame: Uint8Array, frameId: number, maxChunkBy
     chunks.push(chunk);
   }
   return chunks;
+}
+
+/**
+ * Re-chunks a sequence of codec messages for a transport that takes larger messages (the relay):
+ * each frame's chunks are merged and split again at `maxChunkBytes`, keeping the frame id; any
+ * other message (a cursor update) passes through in place. A frame already in one chunk, or whose
+ * chunks are already as large as allowed, is returned as is (no copy), so small deltas cost nothing.
+ *
+ * @param messages output of `chunkFrame` (one or more whole frames, in order) and cursor messages.
+ * @throws CodecError when a frame's chunks are incomplete, out of order or inconsistent.
+ */
+export function rechunk(messages: readonly Uint8Array[], maxChunkBytes: number): Uint8Array[] {
+  assertIntInRange(maxChunkBytes, CHUNK_HEADER_BYTES + 1, U32_MAX, 'invalidChunk', 'maxChunkBytes');
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < messages.length; ) {
+    const first = messages[i]!;
+    if (peekMessageType(first) !== 'chunk') {
+      out.push(first);
+      i++;
+      continue;
+    }
+    const { frameId, count, totalLength } = readChunkHeader(first);
+    const run = messages.slice(i, i + count);
+    i += count;
+    if (count === 1 || first.length >= Math.min(maxChunkBytes, CHUNK_HEADER_BYTES + totalLength)) {
+      out.push(...run);
+      continue;
+    }
+    // Reassembling checks that the run is this frame's chunks, complete and in order.
+    const reassembler = new FrameReassembler({ maxChunkBytes: first.length });
+    let whole: Uint8Array | null = null;
+    for (const chunk of run) whole = reassembler.push(chunk);
+    if (!whole) throw new CodecError('missingChunk', 'a frame\'s chunks end before its last chunk');
+    out.push(...chunkFrame(whole, frameId, maxChunkBytes));
+  }
+  return out;
 }
 
 /** Options of `FrameReassembler`. */

@@ -1,6 +1,6 @@
 import type { Socket } from 'socket.io';
 import { AppError } from '@guruconnect/shared/errors';
-import { FRAME_CHUNK_MAX_BYTES, PROTOCOL_VERSION } from '@guruconnect/shared/limits';
+import { RELAY_CHUNK_MAX_BYTES, PROTOCOL_VERSION } from '@guruconnect/shared/limits';
 import { peekMessageType, readChunkHeader } from '@guruconnect/shared/codec';
 import { agentClientEvents } from '@guruconnect/shared/protocol';
 import type { AgentIdentity } from './handshake-auth.ts';
@@ -48,12 +48,12 @@ export function onAgentConnection(ctx: PlaneContext, socket: Socket, id: AgentId
 
   let oversizeAudited = false;
   receive(socket, log, 'relay:frame', agentClientEvents['relay:frame'], async (msg) => {
-    if (msg.data.length > FRAME_CHUNK_MAX_BYTES) {
+    if (msg.data.length > RELAY_CHUNK_MAX_BYTES) {
       if (!oversizeAudited) {
         oversizeAudited = true;
-        await ctx.audit.record({ type: 'message_too_large', clientIp: ip, details: { plane: 'agent', event: 'relay:frame', bytes: msg.data.length, capBytes: FRAME_CHUNK_MAX_BYTES } });
+        await ctx.audit.record({ type: 'message_too_large', clientIp: ip, details: { plane: 'agent', event: 'relay:frame', bytes: msg.data.length, capBytes: RELAY_CHUNK_MAX_BYTES } });
       }
-      throw new AppError('ERR_PROTOCOL_MESSAGE_TOO_LARGE', `Relay messages are at most ${FRAME_CHUNK_MAX_BYTES} bytes`);
+      throw new AppError('ERR_PROTOCOL_MESSAGE_TOO_LARGE', `Relay messages are at most ${RELAY_CHUNK_MAX_BYTES} bytes`);
     }
     let kind: 'chunk' | 'other';
     try {

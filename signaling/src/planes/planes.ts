@@ -13,6 +13,7 @@ import type { ClusterBus } from '../cluster/bus.ts';
 import type { Registry } from '../sessions/registry.ts';
 import { toAppError } from '../http/errors.ts';
 import type { ViewerTransport } from '../relay/relay-hub.ts';
+import { socketTransport, type RelaySocket } from './viewer-transport.ts';
 import { authenticateAgent, authenticateConsole, authenticateViewer, type HandshakeDeps, type Plane, type PlaneIdentity } from './handshake-auth.ts';
 import { HandshakeRefusal, readQuery, refuseRequest, refuseUpgrade } from './refusal.ts';
 
@@ -42,13 +43,6 @@ export interface PlanesDeps {
   /** Extra pre-accept check per plane (the viewer's session must be joinable). */
   afterAuth?(identity: PlaneIdentity): Promise<void>;
   onConnection(plane: Plane, socket: Socket, identity: PlaneIdentity, ip: string): void;
-}
-
-interface EngineConn {
-  writeBuffer: unknown[];
-  transport?: { socket?: { bufferedAmount?: number } };
-  on(event: 'drain', cb: () => void): void;
-  off(event: 'drain', cb: () => void): void;
 }
 
 export interface Planes {
@@ -179,28 +173,9 @@ export function createPlanes(d: PlanesDeps): Planes {
     return true;
   };
 
-  /** The viewer's socket as the relay sees it: write, bytes in flight, drain notification. */
   const viewerTransport = (viewerId: string): ViewerTransport | null => {
     const socket = io.viewer.sockets.sockets.get(viewerId);
-    if (!socket) return null;
-    const conn = socket.conn as unknown as EngineConn;
-    return {
-      send: (chunk) => socket.emit('relay:frame', chunk),
-      bufferedBytes: () => (conn.transport?.socket?.bufferedAmount ?? 0) + pendingBytes(conn.writeBuffer),
-      onDrain(cb) {
-        let fired = false;
-        const fire = () => {
-          if (fired) return;
-          fired = true;
-          conn.off('drain', fire);
-          clearTimeout(timer);
-          cb();
-        };
-        // engine.io signals its own buffer draining; ws's buffer is polled.
-        conn.on('drain', fire);
-        const timer = setTimeout(fire, 15);
-      },
-    };
+    return socket ? socketTransport(socket as unknown as RelaySocket) : null;
   };
 
   const deliverToLocalConsoles = (scope: ConsoleScope, event: string, payload: unknown) => {
@@ -274,16 +249,6 @@ export function createPlanes(d: PlanesDeps): Planes {
  * A request for an existing engine.io session, read exactly as engine.io reads it (last `sid` wins).
  * An empty `sid=` is a new handshake to engine.io, so it must go through `admit` like any other.
  */
-/** Bytes of engine.io packets not yet handed to the transport (binary relay chunks are up to 64 KiB each). */
-function pendingBytes(packets: unknown[]): number {
-  let n = 0;
-  for (const p of packets) {
-    const data = (p as { data?: unknown }).data;
-    n += typeof data === 'string' ? data.length : data instanceof Uint8Array ? data.byteLength : data instanceof ArrayBuffer ? data.byteLength : 64;
-  }
-  return n;
-}
-
 function hasSid(req: IncomingMessage): boolean {
   try {
     return Boolean(Object.fromEntries(new URL(req.url ?? '/', 'http://localhost').searchParams).sid);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RELAY_INPUT_BURST, RELAY_INPUT_RATE_PER_S } from '@guruconnect/shared/limits';
+import { RELAY_CHUNK_MAX_BYTES, RELAY_INPUT_BURST, RELAY_INPUT_RATE_PER_S } from '@guruconnect/shared/limits';
+import { chunkFrame, encodeFrame } from '@guruconnect/shared/codec';
 import { ADMIN_PASSWORD, CANARY, api, loginAs, startTestServer, type TestServer } from '../testing/test-server.ts';
 import { agentQuery, call, closed, connect, connectKeyedAgent, connectViewer, consoleTicket, createAgentKey, next, received } from '../testing/clients.ts';
 
@@ -89,10 +90,17 @@ describe('message caps', () => {
     a.socket.close();
   });
 
-  it('refuses a relay message over 64 KiB and one that is not a codec message', async () => {
+  it('relays a chunk of RELAY_CHUNK_MAX_BYTES whole; refuses one byte more and a message that is not a codec message', async () => {
     const a = await connectKeyedAgent(s, (await createAgentKey(s, admin, 'cap-r')).key);
     const v = await connectViewer(s, admin, a.welcome.sessionId);
-    const over = await call(a.socket, 'relay:frame', { to: v.welcome.viewerId, data: new Uint8Array(64 * 1024 + 1).fill(1) });
+    const encoded = encodeFrame({ seq: 1, captureTsMs: 0, keyframe: true, screenWidth: 64, screenHeight: 64, rects: [{ x: 0, y: 0, width: 64, height: 64, codec: 'jpeg', data: new Uint8Array(RELAY_CHUNK_MAX_BYTES - 200).fill(3) }] });
+    const [whole, ...rest] = chunkFrame(encoded, 1, RELAY_CHUNK_MAX_BYTES);
+    expect(rest).toHaveLength(0);
+    expect(whole!.length).toBeGreaterThan(RELAY_CHUNK_MAX_BYTES - 200);
+    const arrived = next<Buffer>(v.socket, 'relay:frame');
+    expect(await call(a.socket, 'relay:frame', { to: v.welcome.viewerId, data: whole })).toMatchObject({ ok: true, data: { delivered: 1 } });
+    expect(Buffer.compare(await arrived, Buffer.from(whole!))).toBe(0);
+    const over = await call(a.socket, 'relay:frame', { to: v.welcome.viewerId, data: new Uint8Array(RELAY_CHUNK_MAX_BYTES + 1).fill(1) });
     expect(over).toMatchObject({ ok: false, error: { code: 'ERR_PROTOCOL_MESSAGE_TOO_LARGE' } });
     const junk = await call(a.socket, 'relay:frame', { to: v.welcome.viewerId, data: new Uint8Array([9, 9, 9]) });
     expect(junk).toMatchObject({ ok: false, error: { code: 'ERR_PROTOCOL_INVALID_MESSAGE' } });

@@ -1,5 +1,8 @@
 import { report } from './roles.ts';
 
+/** Unsent bytes every bulk sender of the relay cases keeps at most (ws, bare socket.io, GuruConnect). */
+export const SENDER_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /**
  * The receiving side of a goodput measurement: counts bytes from the first one for `durationMs`,
  * then reports `{type:'result', bytes, ms}` and exits. Returns the function to call per message.

@@ -1,8 +1,11 @@
-// GuruConnect relay endpoints: an agent streaming valid codec chunks as relay:frame (ack window
-// for backpressure), and a viewer counting relayed bytes; also relay input latency probes.
+// GuruConnect relay endpoints: an agent streaming valid codec chunks as relay:frame (paced by its
+// socket's unsent bytes, as the agent is), and a viewer counting relayed bytes; also relay input
+// latency probes.
 import { io } from 'socket.io-client';
-import { chunkFrame, encodeFrame } from '@guruconnect/shared/codec';
-import { goodputCounter } from '../lib/goodput.ts';
+import { chunkFrame, encodeFrame, readChunkHeader } from '@guruconnect/shared/codec';
+import { RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
+import { socketBufferedBytes } from '../../../agent/src/connection/agent-connection.ts';
+import { goodputCounter, SENDER_BUFFER_BYTES } from '../lib/goodput.ts';
 import { report, roleArgs } from '../lib/roles.ts';
 
 interface Args {
@@ -15,6 +18,12 @@ interface Args {
   /** agent: stream frames; viewer: count them. 'input': viewer sends input at `rate`, agent reports latencies. */
   workload: 'frames' | 'input';
   rate?: number;
+  /** agent, frames: relay chunk size (default RELAY_CHUNK_MAX_BYTES, what the agent sends). */
+  chunkBytes?: number;
+  /** viewer, frames: acknowledge frames (default true, as viewers do). */
+  ack?: boolean;
+  /** agent, frames: bytes per frame (default ~3.9 MiB). */
+  frameBytes?: number;
 }
 const a = roleArgs<Args>();
 const query = a.mode === 'agent' ? { agent_id: 'bench-agent', name: 'Bench', api_key: a.key!, protocol: '1' } : { token: a.token!, session_id: a.sessionId!, protocol: '1' };
@@ -36,23 +45,30 @@ if (a.mode === 'agent') {
       }, a.durationMs + 500);
       return;
     }
-    // ~3.9 MiB frames chunked into 64 KiB messages, streamed with at most 32 unacked messages.
-    const rects = Array.from({ length: 62 }, (_, i) => ({ x: 0, y: 0, width: 16, height: 16, codec: 'jpeg' as const, data: new Uint8Array(63_000).fill(i) }));
+    // ~3.9 MiB frames in relay chunks, sent while the socket holds less than the baseline sender's buffer.
+    const rects = Array.from({ length: Math.max(1, Math.round((a.frameBytes ?? 62 * 63_000) / 63_000)) }, (_, i) => ({ x: 0, y: 0, width: 16, height: 16, codec: 'jpeg' as const, data: new Uint8Array(63_000).fill(i) }));
     const frame = encodeFrame({ seq: 1, captureTsMs: Date.now(), keyframe: true, screenWidth: 16, screenHeight: 16, rects });
-    let frameId = 0;
+    // Chunked once and sent again and again (never modified): the relay is measured, not the
+    // agent's encoder, and the baseline senders reuse one buffer too. Ids differ frame to frame.
+    const pool = Array.from({ length: 4 }, (_, i) => chunkFrame(frame, i + 1, a.chunkBytes ?? RELAY_CHUNK_MAX_BYTES));
+    let sent = 0;
     let queue: Uint8Array[] = [];
-    let inFlight = 0;
     const end = Date.now() + a.durationMs + 2000;
+    // The server's relay credit for this viewer, as the agent honours it: no new frame while shut.
+    let open = true;
+    socket.on('relay:credit', (c: { viewerId: string; open: boolean }) => {
+      if (c.viewerId !== v.viewerId) return;
+      open = c.open;
+      if (open) pump();
+    });
     const pump = () => {
-      while (inFlight < 32 && Date.now() < end) {
-        if (queue.length === 0) queue = chunkFrame(frame, ++frameId);
-        inFlight++;
-        socket.emit('relay:frame', { to: v.viewerId, data: queue.shift()! }, () => {
-          inFlight--;
-          pump();
-        });
+      while (socketBufferedBytes(socket) < SENDER_BUFFER_BYTES && Date.now() < end && (open || queue.length > 0)) {
+        if (queue.length === 0) queue = [...pool[sent++ % pool.length]!];
+        socket.emit('relay:frame', { to: v.viewerId, data: queue.shift()! });
       }
+      if (Date.now() < end && !timer) timer = setTimeout(() => ((timer = null), pump()), 1);
     };
+    let timer: NodeJS.Timeout | null = null;
     pump();
   });
 } else {
@@ -75,6 +91,12 @@ if (a.mode === 'agent') {
       return;
     }
     const count = goodputCounter(a.durationMs);
-    socket.on('relay:frame', (d: Buffer) => count(d.length));
+    socket.on('relay:frame', (d: Buffer) => {
+      count(d.length);
+      // Acknowledge each whole frame, as viewers do (this turns on the server's credit window).
+      if (a.ack === false) return;
+      const h = readChunkHeader(d);
+      if (h.index === h.count - 1) socket.emit('relay:ack', { frameId: h.frameId });
+    });
   });
 }

@@ -1,7 +1,8 @@
-// Endpoints of the bare socket.io relay (sio-relay.ts): a sender streaming 64 KiB `relay:frame`
-// messages with at most 32 unacknowledged (as the product's bench agent), and a counting receiver.
+// Endpoints of the bare socket.io relay (sio-relay.ts): a sender streaming `relay:frame` messages
+// paced by its socket's unsent bytes (as the product's bench agent), and a counting receiver.
 import { io } from 'socket.io-client';
-import { goodputCounter } from '../lib/goodput.ts';
+import { socketBufferedBytes } from '../../../agent/src/connection/agent-connection.ts';
+import { goodputCounter, SENDER_BUFFER_BYTES } from '../lib/goodput.ts';
 import { report, roleArgs } from '../lib/roles.ts';
 
 const a = roleArgs<{ port: number; mode: 'send' | 'recv'; durationMs: number; messageBytes: number }>();
@@ -19,15 +20,9 @@ socket.on('connect', () => {
   }
   const data = Buffer.alloc(a.messageBytes, 7);
   const end = Date.now() + a.durationMs + 2000;
-  let inFlight = 0;
   const pump = () => {
-    while (inFlight < 32 && Date.now() < end) {
-      inFlight++;
-      socket.emit('relay:frame', { to: 'receiver', data }, () => {
-        inFlight--;
-        pump();
-      });
-    }
+    while (socketBufferedBytes(socket) < SENDER_BUFFER_BYTES && Date.now() < end) socket.emit('relay:frame', { to: 'receiver', data });
+    if (Date.now() < end) setTimeout(pump, 1);
   };
   pump();
 });

@@ -1,5 +1,5 @@
 // Reference point for `relay_goodput`: a bare socket.io 2-hop relay — the same library, transport
-// and message shape as the product's relay (`relay:frame {to, data}` with an ack), but no auth, no
+// and message shape as the product's relay (`relay:frame {to, data}`), but no auth, no
 // checks, no queue. The gap between it and plain `ws` is socket.io's framing, not our code.
 import { createServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';

@@ -1,7 +1,7 @@
 // Baseline endpoints for the ws relay: a sender with bufferedAmount backpressure, a counting receiver;
 // with `rate`, a sender of ~32-byte stamped JSON events and a receiver of their one-way latencies.
 import WebSocket from 'ws';
-import { goodputCounter } from '../lib/goodput.ts';
+import { goodputCounter, SENDER_BUFFER_BYTES } from '../lib/goodput.ts';
 import { report, roleArgs } from '../lib/roles.ts';
 
 const a = roleArgs<{ url: string; mode: 'send' | 'recv'; durationMs: number; messageBytes: number; rate?: number }>();
@@ -18,7 +18,7 @@ ws.on('open', () => {
   const payload = Buffer.alloc(a.messageBytes, 7);
   const end = Date.now() + a.durationMs + 2000;
   const pump = () => {
-    while (ws.bufferedAmount < 4 * 1024 * 1024 && Date.now() < end) ws.send(payload);
+    while (ws.bufferedAmount < SENDER_BUFFER_BYTES && Date.now() < end) ws.send(payload);
     if (Date.now() < end) setTimeout(pump, 1);
   };
   pump();

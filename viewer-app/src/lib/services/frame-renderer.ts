@@ -1,4 +1,5 @@
 import { CodecError, decodeCursor, decodeFrame, FrameReassembler, peekMessageType, readChunkHeader, type Frame, type FrameRect } from '@guruconnect/shared/codec';
+import { RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
 import type { MediaPath } from '@guruconnect/shared/protocol';
 
 /** Decoded frames waiting to be drawn beyond this are dropped and a keyframe is requested. */
@@ -45,7 +46,7 @@ interface Queued {
  */
 export class FrameRenderer {
   readonly #o: FrameRendererOptions;
-  readonly #reassemblers: Record<MediaPath, FrameReassembler> = { p2p: new FrameReassembler(), relay: new FrameReassembler() };
+  readonly #reassemblers: Record<MediaPath, FrameReassembler> = { p2p: new FrameReassembler(), relay: new FrameReassembler({ maxChunkBytes: RELAY_CHUNK_MAX_BYTES }) };
   #canvas: HTMLCanvasElement | null = null;
   #ctx: CanvasRenderingContext2D | null = null;
   #queue: Queued[] = [];

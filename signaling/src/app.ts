@@ -145,6 +145,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       const agent = v && services.registry.sessions.get(v.sessionId)?.agent;
       if (agent) late.broadcaster?.emit('agent', agent.socketId, 'keyframe:request', { from: viewerId, reason: 'relay_drop' });
     },
+    acknowledges: (viewerId) => services.registry.viewers.get(viewerId)?.relayAcks === true,
     creditChanged(viewerId, open) {
       const v = services.registry.viewers.get(viewerId);
       const agent = v && services.registry.sessions.get(v.sessionId)?.agent;

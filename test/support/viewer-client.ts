@@ -185,7 +185,7 @@ export class ViewerClient {
     const vt = (await http(o.baseUrl, 'POST', `/api/sessions/${o.sessionId}/viewer-token`, {}, login.token)) as { token: string };
     const socket = io(o.baseUrl, {
       path: '/ws/viewer',
-      query: { token: vt.token, session_id: o.sessionId, protocol: String(PROTOCOL_VERSION) },
+      query: { token: vt.token, session_id: o.sessionId, protocol: String(PROTOCOL_VERSION), relay_acks: '1' },
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,

@@ -46,7 +46,16 @@ export const agentHandshakeQuerySchema = z
 export type AgentHandshakeQuery = z.infer<typeof agentHandshakeQuerySchema>;
 
 /** Handshake query of `/ws/viewer`. */
-export const viewerHandshakeQuerySchema = z.object({ token: z.string().max(TOKEN_MAX_BYTES), session_id: uuidSchema, protocol: z.string() });
+export const viewerHandshakeQuerySchema = z.object({
+  token: z.string().max(TOKEN_MAX_BYTES),
+  session_id: uuidSchema,
+  protocol: z.string(),
+  /**
+   * `1`: this viewer acknowledges every relayed frame (`relay:ack`), so its relay credit window
+   * applies from the first frame. Without it the window starts at the viewer's first ack.
+   */
+  relay_acks: z.literal('1').optional(),
+});
 /** Handshake query of `/ws/console`. */
 export const consoleHandshakeQuerySchema = z.object({ ticket: z.string().max(128), protocol: z.string() });
 

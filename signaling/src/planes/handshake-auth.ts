@@ -44,6 +44,8 @@ export interface ViewerIdentity {
   jti: string;
   parentJti: string;
   canChat: boolean;
+  /** Declared `relay_acks=1`: acknowledges relayed frames from the first one. */
+  relayAcks: boolean;
 }
 
 export interface ConsoleIdentity {
@@ -105,6 +107,7 @@ export async function authenticateViewer(req: IncomingMessage, query: Record<str
     jti: claims.jti,
     parentJti: claims.parent_jti,
     canChat: claims.user.role === 'admin' || claims.user.permissions.includes('chat'),
+    relayAcks: q.relay_acks === '1',
   };
 }
 

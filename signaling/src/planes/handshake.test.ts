@@ -76,6 +76,7 @@ const rows: Row[] = [
   ['viewer: an agent key as viewer token', 'viewer', () => ({ token: liveKey, session_id: sessionA }), 401, 'ERR_AUTH_INVALID_TOKEN'],
   ['viewer: a foreign Origin (cross-site WebSocket hijacking)', 'viewer', () => ({ token: ctx.viewerA!, session_id: sessionA }), 403, 'ERR_AUTH_ORIGIN_FORBIDDEN', { origin: 'https://evil.example' }],
   ['viewer: a malformed session id', 'viewer', () => ({ token: ctx.viewerA!, session_id: 'nope' }), 400, 'ERR_VALIDATION'],
+  ['viewer: relay_acks other than 1', 'viewer', () => ({ token: ctx.viewerA!, session_id: sessionA, relay_acks: 'yes' }), 400, 'ERR_VALIDATION'],
   ['console: no ticket', 'console', () => ({}), 401, 'ERR_AUTH_REQUIRED'],
   ['console: a used ticket (single use)', 'console', () => ({ ticket: ctx.usedTicket! }), 401, 'ERR_AUTH_INVALID_TICKET'],
   ['console: a login token instead of a ticket', 'console', () => ({ ticket: ctx.login!.slice(0, 100) }), 401, 'ERR_AUTH_INVALID_TICKET'],

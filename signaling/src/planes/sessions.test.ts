@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RELAY_CHUNK_MAX_BYTES, RELAY_INPUT_BURST, RELAY_INPUT_RATE_PER_S } from '@guruconnect/shared/limits';
+import { RELAY_ACK_WINDOW_FRAMES, RELAY_CHUNK_MAX_BYTES, RELAY_INPUT_BURST, RELAY_INPUT_RATE_PER_S } from '@guruconnect/shared/limits';
 import { chunkFrame, encodeFrame } from '@guruconnect/shared/codec';
 import { ADMIN_PASSWORD, CANARY, api, loginAs, startTestServer, type TestServer } from '../testing/test-server.ts';
 import { agentQuery, call, closed, connect, connectKeyedAgent, connectViewer, consoleTicket, createAgentKey, next, received } from '../testing/clients.ts';
@@ -104,6 +104,43 @@ describe('message caps', () => {
     expect(over).toMatchObject({ ok: false, error: { code: 'ERR_PROTOCOL_MESSAGE_TOO_LARGE' } });
     const junk = await call(a.socket, 'relay:frame', { to: v.welcome.viewerId, data: new Uint8Array([9, 9, 9]) });
     expect(junk).toMatchObject({ ok: false, error: { code: 'ERR_PROTOCOL_INVALID_MESSAGE' } });
+    a.socket.close();
+    v.socket.close();
+  });
+});
+
+describe('relay credit', () => {
+  const frame = (id: number) => chunkFrame(encodeFrame({ seq: id, captureTsMs: 0, keyframe: id === 1, screenWidth: 16, screenHeight: 16, rects: [{ x: 0, y: 0, width: 16, height: 16, codec: 'jpeg', data: new Uint8Array(100).fill(id) }] }), id)[0]!;
+  const settle = async (socket: Parameters<typeof received>[0], want: number) => {
+    for (let i = 0; i < 50 && received(socket, 'relay:frame').length < want; i++) await wait(20);
+    await wait(200); // and nothing more comes
+  };
+
+  it('applies the window from the first frame to a viewer that declared relay_acks=1, and tells the agent', async () => {
+    const a = await connectKeyedAgent(s, (await createAgentKey(s, admin, 'credit-a')).key);
+    const v = await connectViewer(s, admin, a.welcome.sessionId, { relay_acks: '1' });
+    for (let id = 1; id <= 6; id++) await call(a.socket, 'relay:frame', { to: v.welcome.viewerId, data: frame(id) });
+    await settle(v.socket, RELAY_ACK_WINDOW_FRAMES);
+    expect(received(v.socket, 'relay:frame')).toHaveLength(RELAY_ACK_WINDOW_FRAMES);
+    expect(await next(a.socket, 'relay:credit')).toEqual({ viewerId: v.welcome.viewerId, open: false });
+    // Acknowledged ≥ 200 ms after it was sent: a slow viewer, whose window shrinks to one frame.
+    v.socket.emit('relay:ack', { frameId: RELAY_ACK_WINDOW_FRAMES });
+    await settle(v.socket, RELAY_ACK_WINDOW_FRAMES + 1);
+    expect(received(v.socket, 'relay:frame')).toHaveLength(RELAY_ACK_WINDOW_FRAMES + 1);
+    v.socket.emit('relay:ack', { frameId: RELAY_ACK_WINDOW_FRAMES + 1 });
+    await settle(v.socket, RELAY_ACK_WINDOW_FRAMES + 2);
+    expect(received(v.socket, 'relay:frame')).toHaveLength(RELAY_ACK_WINDOW_FRAMES + 2);
+    a.socket.close();
+    v.socket.close();
+  });
+
+  it('sends a viewer that did not declare it everything until its first ack', async () => {
+    const a = await connectKeyedAgent(s, (await createAgentKey(s, admin, 'credit-b')).key);
+    const v = await connectViewer(s, admin, a.welcome.sessionId);
+    for (let id = 1; id <= 6; id++) await call(a.socket, 'relay:frame', { to: v.welcome.viewerId, data: frame(id) });
+    await settle(v.socket, 6);
+    expect(received(v.socket, 'relay:frame')).toHaveLength(6);
+    expect(received(a.socket, 'relay:credit')).toHaveLength(0);
     a.socket.close();
     v.socket.close();
   });

@@ -15,6 +15,8 @@ export interface RelayHubOptions {
   highWaterBytes: number;
   transportOf(viewerId: string): ViewerTransport | null;
   requestKeyframe(viewerId: string): void;
+  /** The viewer acknowledges relayed frames from the first one: its credit window starts at once. */
+  acknowledges?(viewerId: string): boolean;
   /** A viewer's relay credit opened or closed (tell its agent: `relay:credit`). */
   creditChanged?(viewerId: string, open: boolean): void;
   now?: () => number;
@@ -46,6 +48,7 @@ export class RelayHub {
       e.q = new RelayQueue({
         maxBytes: this.#o.maxQueueBytes,
         windowFrames: RELAY_ACK_WINDOW_FRAMES,
+        acknowledges: this.#o.acknowledges?.(viewerId) ?? false,
         now: this.#o.now,
         send: (c) => {
           this.bytesForwarded += c.length;

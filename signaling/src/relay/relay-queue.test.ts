@@ -12,12 +12,12 @@ function frameChunks(frameId: number, keyframe: boolean, bytes: number): Uint8Ar
 }
 
 let clock = 0;
-function harness(maxBytes: number, windowFrames = 3, now: () => number = () => clock) {
+function harness(maxBytes: number, windowFrames = 3, now: () => number = () => clock, acknowledges = false) {
   let congested = false;
   const sent: Uint8Array[] = [];
   const credit: boolean[] = [];
   let drops = 0;
-  const q = new RelayQueue({ maxBytes, send: (c) => sent.push(c), congested: () => congested, onDrop: (n) => (drops += n), onCredit: (open) => credit.push(open), windowFrames, now });
+  const q = new RelayQueue({ maxBytes, send: (c) => sent.push(c), congested: () => congested, onDrop: (n) => (drops += n), onCredit: (open) => credit.push(open), windowFrames, now, acknowledges });
   return { q, sent, credit, set: (v: boolean) => (congested = v), drops: () => drops };
 }
 
@@ -79,6 +79,18 @@ describe('RelayQueue', () => {
       const h = harness(1 << 20, 2);
       for (let id = 1; id <= 10; id++) for (const c of frameChunks(id, id === 1, 2000)) h.q.push(c, 'chunk');
       expect(idsSent(h)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    });
+
+    it('for a viewer that declared it acknowledges, applies the window from the first frame and tells the agent', () => {
+      const h = harness(1 << 20, 2, () => clock, true);
+      for (let id = 1; id <= 6; id++) for (const c of frameChunks(id, id === 1, 2000)) h.q.push(c, 'chunk');
+      // Two in flight, two waiting (a third waiting one pushed out the oldest delta), credit shut.
+      expect(idsSent(h)).toEqual([1, 2]);
+      expect(h.credit).toEqual([false]);
+      expect(h.drops()).toBeGreaterThan(0);
+      h.q.ack(2);
+      expect(idsSent(h)).toEqual([1, 2, 5, 6]);
+      expect(h.q.unacknowledged).toBe(2);
     });
 
     it('after the first ack, sends at most the window of unacknowledged frames, and more on each ack', () => {

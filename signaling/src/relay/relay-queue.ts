@@ -32,6 +32,12 @@ export interface RelayQueueOptions {
    * many frames sent and unacknowledged, and at most this many waiting here.
    */
   windowFrames: number;
+  /**
+   * The viewer said it acknowledges every frame: the window applies from the first frame, not
+   * from its first ack. Until that ack a joining viewer on a slow link would otherwise be sent
+   * everything the agent produces, seconds of frames it then shows late.
+   */
+  acknowledges?: boolean;
   now?: () => number;
 }
 
@@ -74,6 +80,10 @@ export class RelayQueue {
 
   constructor(o: RelayQueueOptions) {
     this.#o = o;
+    if (o.acknowledges) {
+      this.#credit = true;
+      this.#progressAt = this.#now();
+    }
   }
 
   get queuedBytes(): number {

@@ -25,6 +25,8 @@ export interface LiveViewer {
   jti: string;
   parentJti: string;
   canChat: boolean;
+  /** The viewer acknowledges relayed frames from the first one (`relay_acks=1`): credit from the start. */
+  relayAcks?: boolean;
   /** The media path this viewer's agent reported for it. */
   path: MediaPath | null;
 }

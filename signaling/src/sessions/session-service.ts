@@ -173,7 +173,7 @@ export class SessionService {
 
   async viewerConnected(v: ViewerIdentity, socketId: string, record: SessionRecord, ip: string): Promise<LiveSession> {
     const live = this.#d.registry.addViewer(
-      { node: this.#d.nodeId, socketId, sessionId: v.sessionId, userId: v.userId, displayName: v.displayName, control: v.control, jti: v.jti, parentJti: v.parentJti, canChat: v.canChat, path: null },
+      { node: this.#d.nodeId, socketId, sessionId: v.sessionId, userId: v.userId, displayName: v.displayName, control: v.control, jti: v.jti, parentJti: v.parentJti, canChat: v.canChat, relayAcks: v.relayAcks, path: null },
       record.kind,
       record.machineId,
     );

@@ -140,9 +140,9 @@ export async function viewerToken(s: TestServer, loginToken: string, sessionId: 
   return r.body.token;
 }
 
-export async function connectViewer(s: TestServer, loginToken: string, sessionId: string) {
+export async function connectViewer(s: TestServer, loginToken: string, sessionId: string, extraQuery: Record<string, string> = {}) {
   const token = await viewerToken(s, loginToken, sessionId);
-  const socket = await connect(s.url, 'viewer', { token, session_id: sessionId });
+  const socket = await connect(s.url, 'viewer', { token, session_id: sessionId, ...extraQuery });
   const welcome = await next(socket, 'session:welcome');
   return { socket, welcome, token };
 }

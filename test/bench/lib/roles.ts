@@ -26,22 +26,30 @@ export function startRole(name: string | URL, args: Record<string, unknown>): Ro
     child,
     next(type, timeoutMs = 120_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`role ${name}: timeout waiting for ${type}`)), timeoutMs);
+        const onExit = () => waiters.splice(0).forEach((w) => w());
+        const done = () => {
+          clearTimeout(timer);
+          child.off('exit', onExit);
+        };
+        const timer = setTimeout(() => {
+          child.off('exit', onExit);
+          reject(new Error(`role ${name}: timeout waiting for ${type}`));
+        }, timeoutMs);
         const look = () => {
           const i = inbox.findIndex((m) => m.type === type);
           if (i === -1) {
             if (child.exitCode !== null || child.signalCode !== null) {
-              clearTimeout(timer);
+              done();
               reject(new Error(`role ${name} exited (${child.exitCode}) before ${type}`));
               return;
             }
             waiters.push(look);
             return;
           }
-          clearTimeout(timer);
+          done();
           resolve(inbox.splice(i, 1)[0] as never);
         };
-        child.once('exit', () => waiters.splice(0).forEach((w) => w()));
+        child.once('exit', onExit);
         look();
       });
     },

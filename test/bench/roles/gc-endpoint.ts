@@ -26,7 +26,8 @@ interface Args {
   frameBytes?: number;
 }
 const a = roleArgs<Args>();
-const query = a.mode === 'agent' ? { agent_id: 'bench-agent', name: 'Bench', api_key: a.key!, protocol: '1' } : { token: a.token!, session_id: a.sessionId!, protocol: '1' };
+// A viewer that acknowledges frames says so, as the product's viewers do (credit from the first frame).
+const query = a.mode === 'agent' ? { agent_id: 'bench-agent', name: 'Bench', api_key: a.key!, protocol: '1' } : { token: a.token!, session_id: a.sessionId!, protocol: '1', ...(a.workload === 'frames' && a.ack !== false ? { relay_acks: '1' } : {}) };
 const socket = io(a.url, { path: `/ws/${a.mode}`, query, transports: ['websocket'], reconnection: false });
 socket.on('connect_error', (e) => {
   report({ type: 'error', message: e.message });

@@ -161,7 +161,7 @@ export class ViewerLink {
       return this.#retry();
     }
     if (this.#closed) return;
-    const socket = openPlane('/ws/viewer', { token: vt.token, session_id: this.#o.sessionId });
+    const socket = openPlane('/ws/viewer', { token: vt.token, session_id: this.#o.sessionId, relay_acks: '1' });
     this.#socket = socket;
 
     socket.on('connect', () => {

@@ -125,7 +125,7 @@ export const relayInputDeliverySchema = z.object({ from: peerIdSchema, input: in
 export const okAckSchema = ackSchema(z.object({}).passthrough());
 
 /**
- * agent → server: one codec message (a frame chunk or a cursor update, ≤ FRAME_CHUNK_MAX_BYTES)
+ * agent → server: one codec message (a frame chunk or a cursor update, ≤ RELAY_CHUNK_MAX_BYTES)
  * for some viewers of the session. The server forwards the bytes as `relay:frame`.
  */
 export const relayFrameSchema = z.object({

@@ -90,7 +90,7 @@ export class RelayQueue {
     return this.#bytes;
   }
 
-  /** Accept one message from the agent (already validated as a codec message ≤ 64 KiB). */
+  /** Accept one message from the agent (already validated as a codec message ≤ RELAY_CHUNK_MAX_BYTES). */
   push(message: Uint8Array, kind: 'chunk' | 'other'): void {
     if (kind === 'other') {
       this.#units.push({ frameId: null, keyframe: false, chunks: [message], sent: 0, complete: true, bytes: message.length });

@@ -156,12 +156,22 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const hop = decodeRelayHop(buf);
     if (hop && services.registry.viewers.get(hop.viewerId)?.node === nodeId) relay.forward(hop.viewerId, hop.data, hop.kind);
   });
+  // A window cap for a viewer on another node goes to that node (its queue lives there).
+  bus.subscribe('relay-window', (msg) => {
+    const m = msg as { viewerId?: unknown; frames?: unknown };
+    if (typeof m.viewerId !== 'string' || typeof m.frames !== 'number') return;
+    if (services.registry.viewers.get(m.viewerId)?.node === nodeId) relay.setWindow(m.viewerId, m.frames);
+  });
   const ctx: PlaneContext = {
     relay,
     relayTo(viewer, data, kind) {
       if (viewer.node === nodeId) return relay.forward(viewer.socketId, data, kind);
       bus.publishBinary(viewer.node, encodeRelayHop(viewer.socketId, kind, data));
       return true;
+    },
+    relayWindow(viewer, frames) {
+      if (viewer.node === nodeId) relay.setWindow(viewer.socketId, frames);
+      else bus.publish('relay-window', { viewerId: viewer.socketId, frames });
     },
     config,
     logger,

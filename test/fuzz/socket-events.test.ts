@@ -96,6 +96,7 @@ const nearValid: Record<string, fc.Arbitrary<unknown>> = {
   'relay:frame': fc.record({ to: fc.oneof(peerId, fc.array(peerId, { maxLength: 70 })), data: fc.oneof(codecBytes, scalar) }, { requiredKeys: [] }),
   'relay:input': input,
   'keyframe:request': fc.oneof(fc.constant({}), value),
+  'relay:window': fc.record({ viewerId: peerId, frames: fc.oneof(fc.integer({ min: -1, max: 5 }), fc.constantFrom(1.5, 2 ** 32), scalar) }, { requiredKeys: [] }),
   'relay:ack': fc.record({ frameId: fc.oneof(fc.nat(), fc.constantFrom(-1, 2 ** 32, 1.5), scalar) }, { requiredKeys: [] }),
   'console:ping': fc.oneof(fc.constant({}), value),
 };

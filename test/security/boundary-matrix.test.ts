@@ -427,6 +427,8 @@ row('an agent can signal only viewers of its own session', async () => {
   keep(vb.socket);
   expect(await call(agentA.socket, 'signal:offer', { to: vb.welcome.viewerId, description: { type: 'offer', sdp: 'v=0' } })).toMatchObject({ ok: false, error: { code: 'ERR_SIGNAL_NOT_ALLOWED' } });
   expect(await call(agentA.socket, 'relay:frame', { to: vb.welcome.viewerId, data: new Uint8Array([1, 2, 0, 0]) })).toMatchObject({ ok: true, data: { delivered: 0 } });
+  // Nor throttle another session's viewer: its relay window is its own agent's to cap.
+  expect(await call(agentA.socket, 'relay:window', { viewerId: vb.welcome.viewerId, frames: 1 })).toMatchObject({ ok: false, error: { code: 'ERR_SIGNAL_NOT_ALLOWED' } });
   await sleep(100);
   expect(received(vb.socket, 'signal:offer')).toEqual([]);
   expect(received(vb.socket, 'relay:frame')).toEqual([]);

@@ -63,6 +63,7 @@ const EVENTS: Record<PlaneName, Record<string, string>> = {
     'chat:send': 'the agent (end user), to its own session',
     'path:report': 'the agent, about a viewer of its own session',
     'relay:frame': 'the agent, codec chunks/cursors ≤ RELAY_CHUNK_MAX_BYTES (256 KiB) for viewers of its own session',
+    'relay:window': 'the agent, capping the relay credit window (1..RELAY_ACK_WINDOW_FRAMES) of a viewer of its own session',
   },
   viewer: {
     'signal:offer': 'a viewer, to its session’s agent',

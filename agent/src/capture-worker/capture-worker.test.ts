@@ -62,6 +62,26 @@ describe('capture worker', () => {
     expect(await w.pipeline.refine(frame, 'b')).toBeNull();
   });
 
+  it("encodes a tick's delta and a scaled catch-up concurrently, each the same frame, and the next capture waits for both", async () => {
+    const big = await startCaptureWorker({ capture: { ...SMALL, width: 640, height: 480 }, pipeline: { quality: 70 } }, silentLogger);
+    open.push(big);
+    await big.pipeline.encode(await big.source.capture(), { keyframe: true });
+    big.pipeline.lag('b');
+    const frame = await big.source.capture();
+    const [delta, catchUp, next] = await Promise.all([big.pipeline.encode(frame, { keyframe: false }), big.pipeline.catchUp(frame, 'b', { scale: 4 }), big.source.capture()]);
+    for (const u of [delta!, catchUp!]) {
+      const frames = u.messages.map((m) => new FrameReassembler().push(m)).filter((f) => f !== null);
+      expect(frames.length).toBeGreaterThan(0);
+      expect(decodeFrame(frames[0]!).seq).toBe(frame.seq);
+    }
+    // The catch-up's images are a quarter of their rects' sides (the desktop's changes are big enough).
+    expect(catchUp!.bytes).toBeLessThan(delta!.bytes);
+    expect(next.seq).toBe(frame.seq + 1);
+    // A scale outside RECT_IMAGE_SCALES is refused in the worker too.
+    big.pipeline.lag('c');
+    await expect(big.pipeline.catchUp(next, 'c', { scale: 3 })).rejects.toThrow(/scale/);
+  });
+
   it('refuses to encode a frame that is not the latest capture', async () => {
     const w = await start();
     const old = await w.source.capture();

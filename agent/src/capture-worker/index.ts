@@ -151,7 +151,7 @@ export async function startCaptureWorker(init: WorkerInit, log: Logger, options:
   };
   const pipeline: FramePipeline = {
     encode: (frame, opts) => call<EncodedUpdate | null>({ op: 'encode', seq: frame.seq, keyframe: opts.keyframe }),
-    catchUp: (frame, viewerId) => call<EncodedUpdate | null>({ op: 'catchUp', seq: frame.seq, viewerId }),
+    catchUp: (frame, viewerId, opts) => call<EncodedUpdate | null>({ op: 'catchUp', seq: frame.seq, viewerId, scale: opts?.scale }),
     refine: (frame, viewerId) => call<EncodedUpdate | null>({ op: 'refine', seq: frame.seq, viewerId }),
     // Ordered before any later request (one message port, handled in order); nothing to wait for.
     lag: (viewerId) => {

@@ -23,7 +23,7 @@ export interface FrameHandle {
 export type WorkerRequest =
   | { id: number; op: 'capture' }
   | { id: number; op: 'encode'; seq: number; keyframe: boolean }
-  | { id: number; op: 'catchUp'; seq: number; viewerId: string }
+  | { id: number; op: 'catchUp'; seq: number; viewerId: string; scale?: number }
   | { id: number; op: 'refine'; seq: number; viewerId: string }
   | { id: number; op: 'lag'; viewerId: string }
   | { id: number; op: 'forget'; viewerId: string }

@@ -44,7 +44,7 @@ async function handle(req: WorkerRequest): Promise<WorkerReply | null> {
     }
     case 'catchUp': {
       if (!latest || latest.seq !== req.seq) return { type: 'error', id: req.id, message: `frame ${req.seq} is not the latest capture` };
-      return { type: 'result', id: req.id, value: await pipeline.catchUp(latest, req.viewerId) };
+      return { type: 'result', id: req.id, value: await pipeline.catchUp(latest, req.viewerId, { scale: req.scale }) };
     }
     case 'refine': {
       if (!latest || latest.seq !== req.seq) return { type: 'error', id: req.id, message: `frame ${req.seq} is not the latest capture` };
@@ -67,16 +67,31 @@ async function handle(req: WorkerRequest): Promise<WorkerReply | null> {
   }
 }
 
-// One request at a time, in order: the pipeline's reference frame depends on it.
-let chain = Promise.resolve();
+/**
+ * Requests start in the order they arrive. The encodes of one capture (a delta, a keyframe,
+ * catch-ups, refines) and lag/forget run concurrently: each one's diff and bookkeeping is
+ * synchronous and happens when it starts, so the pipeline's reference moves in request order,
+ * and the encodes themselves run on sharp's thread pool. A capture, reset or close waits for
+ * everything before it (the source may reuse the frame an encode is still reading).
+ */
+const running = new Set<Promise<void>>();
+let barrier: Promise<unknown> = Promise.resolve();
+const exclusive = new Set<WorkerRequest['op']>(['capture', 'reset', 'close']);
 port.on('message', (req: WorkerRequest) => {
-  chain = chain.then(async () => {
+  const run = async () => {
     try {
       const reply = await handle(req);
       if (reply) post(reply);
     } catch (err) {
       post({ type: 'error', id: req.id, message: err instanceof Error ? err.message : String(err) });
     }
-  });
+  };
+  if (exclusive.has(req.op)) {
+    const before = [...running];
+    barrier = barrier.then(() => Promise.all(before)).then(run);
+    return;
+  }
+  const job: Promise<void> = barrier.then(run).finally(() => running.delete(job));
+  running.add(job);
 });
 post({ type: 'ready', kind: source.kind, width: source.width, height: source.height });

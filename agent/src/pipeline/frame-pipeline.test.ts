@@ -1,4 +1,4 @@
-import { decodeFrame, FrameReassembler, readStamp, type Frame } from '@guruconnect/shared/codec';
+import { decodeFrame, FrameReassembler, readStamp, rectImageScale, type Frame } from '@guruconnect/shared/codec';
 import { FRAME_CHUNK_MAX_BYTES, FRAME_MAX_BYTES } from '@guruconnect/shared/limits';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -314,6 +314,88 @@ describe('frame pipeline', () => {
     await pipeline.catchUp(f4, 'b');
     expect(await pipeline.encode(rawFrame(128, 128, 5), { keyframe: false })).not.toBeNull();
     expect(await pipeline.refine(rawFrame(128, 128, 5), 'b')).toBeNull();
+  });
+
+  it('encodes a scaled catch-up smaller per side (fewer bytes, stretched back by the viewer), leaves small rects full size, and refine resends them full size', async () => {
+    const at = () => createFramePipeline({ quality: 80, catchUpQuality: 30 });
+    const opaque = softScreen();
+    for (let i = 3; i < opaque.length; i += 4) opaque[i] = 255;
+    const f0 = rawFrame(256, 128, 0, opaque);
+    // Two 64×64 blocks of coarse content (16-px checks over a gradient: what survives a 4× smaller
+    // image) and one 16×16 change: big enough to scale, and too small.
+    const d1 = f0.data.slice();
+    for (const [bx, by] of [[0, 0], [128, 64]] as const) {
+      for (let y = 0; y < 64; y++) {
+        for (let x = 0; x < 64; x++) {
+          const i = ((by + y) * 256 + bx + x) * 4;
+          d1.fill(((x >> 4) + (y >> 4)) & 1 ? 230 : 20 + x + y, i, i + 3);
+        }
+      }
+    }
+    for (let y = 0; y < 16; y++) d1.fill(30 + y, ((100 + y) * 256 + 10) * 4, ((100 + y) * 256 + 26) * 4);
+    const f1 = rawFrame(256, 128, 1, d1);
+    const updates = new Map<number, EncodedUpdate>();
+    for (const scale of [1, 2, 4]) {
+      const p = at();
+      await p.encode(f0, { keyframe: true });
+      p.lag('b');
+      await p.encode(f1, { keyframe: false });
+      updates.set(scale, (await p.catchUp(f1, 'b', { scale }))!);
+      if (scale === 4) {
+        // Decode as the viewer does: each image is the rect's size divided by a known scale, and
+        // stretched over the rect it is close to the screen (a blurred picture, not another one).
+        const fb = f0.data.slice();
+        const scales: number[] = [];
+        for (const rect of receive(updates.get(4)!).flatMap((f) => f.rects)) {
+          const { data, info } = await sharp(rect.data).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+          const s = rectImageScale(rect, info.width, info.height);
+          expect(s).not.toBeNull();
+          scales.push(s!);
+          const pixels = s === 1 ? data : await sharp(data, { raw: { width: info.width, height: info.height, channels: 4 } }).resize(rect.width, rect.height, { fit: 'fill' }).raw().toBuffer();
+          for (let row = 0; row < rect.height; row++) fb.set(pixels.subarray(row * rect.width * 4, (row + 1) * rect.width * 4), ((rect.y + row) * 256 + rect.x) * 4);
+        }
+        expect(scales).toContain(4);
+        expect(meanAbsError(fb, f1.data)).toBeLessThan(meanAbsError(f0.data, f1.data) / 2);
+        // Sharp again: refine sends the same tiles full size and at full quality.
+        const refined = receive((await p.refine(f1, 'b'))!).flatMap((f) => f.rects);
+        for (const rect of refined) {
+          const meta = await sharp(rect.data).metadata();
+          expect([meta.width, meta.height]).toEqual([rect.width, rect.height]);
+        }
+        expect(refined.reduce((n, r) => n + r.width * r.height, 0)).toBeGreaterThanOrEqual(2 * 64 * 64);
+      }
+    }
+    expect(updates.get(4)!.bytes).toBeLessThan(updates.get(1)!.bytes);
+  });
+
+  it('cuts the bytes of a catch-up on the synthetic desktop by scaling it: ½ per side well under half, ¼ under that', async () => {
+    const bytes: number[] = [];
+    for (const scale of [1, 2, 4]) {
+      const source = createSyntheticSource({ width: 960, height: 540, now: () => 1_000 });
+      const p = createFramePipeline({ quality: 70 });
+      await p.encode(await source.capture(), { keyframe: true });
+      p.lag('b');
+      let frame = await source.capture();
+      for (let i = 0; i < 4; i++, frame = await source.capture()) await p.encode(frame, { keyframe: false });
+      await p.encode(frame, { keyframe: false });
+      bytes.push((await p.catchUp(frame, 'b', { scale }))!.bytes);
+    }
+    expect(bytes[1]!).toBeLessThan(bytes[0]! * 0.5);
+    expect(bytes[2]!).toBeLessThan(bytes[1]! * 0.75);
+  });
+
+  it('refuses a scale outside RECT_IMAGE_SCALES, and keeps lossless catch-ups full size', async () => {
+    const p = createFramePipeline({ quality: 80, lossless: true });
+    const f0 = rawFrame(256, 128, 0, softScreen());
+    await p.encode(f0, { keyframe: true });
+    p.lag('b');
+    const f1 = rawFrame(256, 128, 1, paintBlock(f0.data, 1, 1, 61));
+    await p.encode(f1, { keyframe: false });
+    await expect(p.catchUp(f1, 'b', { scale: 3 })).rejects.toThrow(RangeError);
+    const rects = receive((await p.catchUp(f1, 'b', { scale: 4 }))!).flatMap((f) => f.rects);
+    expect(rects.map((r) => r.codec)).toEqual(['png']);
+    const meta = await sharp(rects[0]!.data).metadata();
+    expect([meta.width, meta.height]).toEqual([rects[0]!.width, rects[0]!.height]);
   });
 
   it('keeps lossless catch-ups lossless: nothing to refine', async () => {

@@ -23,6 +23,11 @@ export interface EncodedUpdate {
   rects: number;
 }
 
+/** How a catch-up is encoded: `scale` 1 (default), 2 or 4 (`RECT_IMAGE_SCALES`). */
+export interface CatchUpOptions {
+  scale?: number;
+}
+
 /**
  * Turns captured frames into encoded updates: dirty tiles against the previous frame,
  * merged into rectangles, encoded (JPEG via sharp, or PNG), framed with the shared codec,
@@ -42,8 +47,10 @@ export interface FramePipeline {
    * keyframe only when the screen size changed or the pipeline lost its reference). Null when
    * nothing changed. The viewer is in sync afterwards. JPEG catch-ups are encoded at a lower
    * quality (fewer bytes over the slow path): the viewer shows those tiles soft until `refine`.
+   * With `scale` > 1 (one of `RECT_IMAGE_SCALES`) JPEG rects are also encoded that many times
+   * smaller per side (the viewer stretches them), for a path too slow for full-size catch-ups.
    */
-  catchUp(frame: RawFrame, viewerId: string): Promise<EncodedUpdate | null>;
+  catchUp(frame: RawFrame, viewerId: string, opts?: CatchUpOptions): Promise<EncodedUpdate | null>;
   /**
    * For a viewer in sync: the tiles its catch-ups sent soft and no full-quality update has covered
    * since, at full quality from `frame` (the frame of this tick). Null when there are none.

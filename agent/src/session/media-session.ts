@@ -134,6 +134,7 @@ export class MediaSession {
         signal: (to, kind, payload) => this.#signal(to, kind, payload),
         reportPath: (viewerId, path, reason) => this.#reportPath(viewerId, path, reason),
         relayCongested: () => !this.#o.signalling.ready || this.#o.signalling.bufferedBytes() > RELAY_HIGH_WATER_BYTES,
+        relayWindow: (viewerId, frames) => void this.#o.signalling.send('relay:window', { viewerId, frames }),
         inputData: (link, data) => this.#onP2PInput(link, data),
       },
     });

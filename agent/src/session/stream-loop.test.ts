@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../log/logger.ts';
 import { FakeTarget, fakePipeline, fakeSource } from '../testing/fakes.ts';
+import { CATCHUP_PROBE_AFTER_MS } from './catch-up-scale.ts';
 import { StreamLoop } from './stream-loop.ts';
 
-function harness(targets: FakeTarget[], unchanged: () => boolean = () => false) {
+function harness(targets: FakeTarget[], unchanged: () => boolean = () => false, now?: () => number) {
   const source = fakeSource();
   const pipeline = fakePipeline(unchanged);
   const loop = new StreamLoop({
+    now,
     source,
     pipeline,
     fps: 10,
@@ -142,6 +144,54 @@ describe('StreamLoop', () => {
     expect(slow.received.filter((r) => r.seq === slow.received.at(-1)!.seq)).toHaveLength(2);
     for (let i = 0; i < 6; i++) await h.loop.tick();
     expect(refines()).toBe(1);
+  });
+
+  it('scales the catch-ups of a viewer whose path stays slow, keeps it on catch-ups while scaled, and brings it back to full size once its path is fast', async () => {
+    // fps 10, a clock at 100 ms per tick: the slow viewer's path is busy for 2 ticks after each
+    // update (its updates 300 ms apart, CATCHUP_SLOW_MS is 100), the fast one's never.
+    let now = 0;
+    const fast = new FakeTarget('fast');
+    const slow = new FakeTarget('slow');
+    const h = harness([fast, slow], () => false, () => now);
+    let busyTicks = 2;
+    let busyUntil = -1;
+    const tick = async () => {
+      now += 100;
+      slow.isCongested = now <= busyUntil;
+      const before = slow.received.length;
+      await h.loop.tick();
+      if (slow.received.length > before) busyUntil = now + busyTicks * 100;
+    };
+    for (let i = 0; i < 30; i++) await tick();
+    const catchUps = h.pipeline.calls.filter((c) => c.catchUp === 'slow');
+    // Its keyframe and first catch-up crossed slowly: 2 from the second catch-up; two more: 4.
+    expect(catchUps.map((c) => c.scale ?? 1).slice(0, 5)).toEqual([1, 2, 2, 4, 4]);
+    expect(h.loop.stats.scaledCatchUps).toBeGreaterThan(0);
+    // The fast viewer got a delta every tick; the slow one nothing but its keyframe and catch-ups.
+    expect(fast.received).toHaveLength(30);
+    expect(slow.received.slice(1).every((r) => !r.keyframe)).toBe(true);
+    expect(slow.received.length - 1).toBe(catchUps.length);
+    // One update in flight at a time from the first coarser scale on.
+    expect(slow.pulls).toEqual([true]);
+    expect(fast.pulls).toEqual([]);
+
+    // Now the path takes every update at once. Scaled, it stays on catch-ups (a delta every tick,
+    // but its own); after CATCHUP_PROBE_AFTER_MS fast it tries 2, then 1, and is back on the shared
+    // deltas: no catch-ups from there, and refine sharpens its soft tiles.
+    busyTicks = 0;
+    const mark = h.pipeline.calls.length;
+    for (let i = 0; i < 3 * (CATCHUP_PROBE_AFTER_MS / 100) + 10; i++) await tick();
+    const later = h.pipeline.calls.slice(mark);
+    const scales = later.filter((c) => c.catchUp === 'slow').map((c) => c.scale ?? 1);
+    expect(scales.slice(0, 3)).toEqual([4, 4, 4]);
+    expect(scales).toContain(2);
+    expect(scales.at(-1)).toBe(1);
+    const lastCatchUp = later.findLastIndex((c) => c.catchUp === 'slow');
+    expect(later.slice(lastCatchUp + 1).some((c) => c.refine === 'slow')).toBe(true);
+    expect(slow.pulls).toEqual([true, false]);
+    // The same deltas as the fast viewer since (and the refine on top).
+    const tail = slow.received.slice(-5).filter((r, i, all) => all.findIndex((x) => x.seq === r.seq) === i);
+    expect(tail).toEqual(fast.received.slice(-tail.length));
   });
 
   it('holds a due refine while this tick filled the path, and drops it for a keyframe', async () => {

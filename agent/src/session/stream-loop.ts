@@ -1,7 +1,8 @@
 import type { MediaPath } from '@guruconnect/shared/protocol';
-import type { ScreenSource } from '../capture/screen-source.ts';
+import type { RawFrame, ScreenSource } from '../capture/screen-source.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EncodedUpdate, FramePipeline } from '../pipeline/types.ts';
+import { CatchUpScale } from './catch-up-scale.ts';
 
 /** A viewer as the capture loop sees it. */
 export interface StreamTarget {
@@ -15,6 +16,8 @@ export interface StreamTarget {
   needsKeyframe: boolean;
   /** It was skipped while congested: the pipeline keeps what changed since, and a catch-up delta brings it back. */
   behind: boolean;
+  /** Its path is too slow for more than one update in flight (on), or fine again (off): see `CatchUpScale.onCatchUps`. */
+  pull?(on: boolean): void;
 }
 
 export interface StreamLoopOptions {
@@ -40,6 +43,8 @@ export interface StreamStats {
   catchUps: number;
   /** Full-quality resends of the tiles catch-ups sent soft. */
   refines: number;
+  /** Catch-ups encoded smaller per side (`CatchUpScale`) for a viewer on a slow path. */
+  scaledCatchUps: number;
   bytes: number;
 }
 
@@ -64,10 +69,15 @@ export const REFINE_AFTER_MS = 500;
  *
  * Catch-ups are encoded at a lower quality (fewer bytes over the path that was too slow); once
  * that viewer has kept up for `REFINE_AFTER_MS`, it gets those tiles again at full quality.
+ * A viewer whose path stays too slow even for those gets them smaller per side as well (its
+ * `CatchUpScale`, fed with how long its path took to drain after each update): while its scale
+ * is above 1 it stays on catch-ups — small ones from the latest screen — instead of being handed
+ * the full-size delta the other viewers get whenever its path happens to be open.
  *
- * The pipeline diffs against the last frame it encoded. Per tick: one delta for the viewers in
- * sync, then (same frame) one keyframe for the viewers that need one, then a catch-up delta for
- * each viewer that was behind, then a refine for each viewer whose soft tiles are due.
+ * The pipeline diffs against the last frame it encoded. Per tick, asked for in this order and
+ * encoded concurrently, each sent as soon as it is ready: one delta for the viewers in sync, one
+ * keyframe (same frame) for the viewers that need one, a catch-up delta for each viewer that was
+ * behind; then a refine for each viewer whose soft tiles are due.
  */
 export class StreamLoop {
   readonly #o: StreamLoopOptions;
@@ -76,11 +86,14 @@ export class StreamLoop {
   #kick: (() => void) | null = null;
   #lastStatsAt = 0;
   #captureErrors = 0;
-  readonly stats: StreamStats = { captures: 0, skippedCongested: 0, deltas: 0, keyframes: 0, catchUps: 0, refines: 0, bytes: 0 };
+  readonly stats: StreamStats = { captures: 0, skippedCongested: 0, deltas: 0, keyframes: 0, catchUps: 0, refines: 0, scaledCatchUps: 0, bytes: 0 };
   /** Viewers the pipeline keeps a backlog for (so it can be dropped when they leave). */
   readonly #lagged = new Set<string>();
   /** Viewers with soft tiles (a catch-up was sent): ticks in a row each has kept up since. */
   readonly #soft = new Map<string, number>();
+  /** Per viewer: the scale of its catch-ups, and when its last update was handed to its path (until seen drained). */
+  readonly #scales = new Map<string, CatchUpScale>();
+  readonly #sentAt = new Map<string, number>();
 
   constructor(o: StreamLoopOptions) {
     this.#o = o;
@@ -148,6 +161,7 @@ export class StreamLoop {
     const ready = all.filter((t) => t.ready());
     if (ready.length === 0) return 'idle';
     const open = ready.filter((t) => !t.congested());
+    this.#observeDrained(open);
     if (open.length === 0) {
       this.stats.skippedCongested++;
       return 'congested';
@@ -168,44 +182,38 @@ export class StreamLoop {
       t.behind = true;
     }
     let sent = false;
-
+    // Every encode of this frame is asked for at once, in this order (the delta's diff moves the
+    // pipeline's reference first), and each update goes out as soon as it is encoded: a slow
+    // viewer's small catch-up does not wait behind the full delta for the others.
+    const jobs: Array<Promise<unknown>> = [];
     if (deltaTargets.length > 0) {
-      const delta = await this.#o.pipeline.encode(frame, { keyframe: false });
-      if (delta) {
-        sent = true;
-        this.#send(delta, deltaTargets);
-      }
+      jobs.push(
+        this.#o.pipeline.encode(frame, { keyframe: false }).then((delta) => {
+          if (!delta) return;
+          sent = true;
+          this.#send(delta, deltaTargets);
+        }),
+      );
     }
     if (keyTargets.length > 0) {
-      const key = await this.#o.pipeline.encode(frame, { keyframe: true });
-      if (key) {
-        sent = true;
-        this.#send(key, keyTargets);
-        for (const t of keyTargets) t.needsKeyframe = false;
-      }
+      jobs.push(
+        this.#o.pipeline.encode(frame, { keyframe: true }).then((key) => {
+          if (!key) return;
+          sent = true;
+          this.#send(key, keyTargets);
+          for (const t of keyTargets) t.needsKeyframe = false;
+        }),
+      );
     }
     for (const t of catchUps) {
-      let update: EncodedUpdate | null;
-      try {
-        update = await this.#o.pipeline.catchUp(frame, t.id);
-      } catch (err) {
-        // The pipeline lost its backlog (e.g. the capture worker restarted): a keyframe it is.
-        this.#o.log.debug('catch-up failed: keyframe next', { viewerId: t.id, err });
-        this.#lagged.delete(t.id);
-        t.behind = false;
-        t.needsKeyframe = true;
-        continue;
-      }
-      this.#lagged.delete(t.id);
-      t.behind = false;
-      if (!update) continue; // nothing changed since it fell behind: in sync already
-      sent = true;
-      if (!update.keyframe) {
-        this.stats.catchUps++;
-        this.#soft.set(t.id, 0);
-      }
-      this.#send(update, [t]);
+      jobs.push(
+        this.#catchUp(frame, t).then((didSend) => {
+          if (didSend) sent = true;
+        }),
+      );
     }
+    const failed = (await Promise.allSettled(jobs)).find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     const refineAfter = Math.max(1, Math.round((REFINE_AFTER_MS * this.#o.fps) / 1000));
     for (const t of deltaTargets) {
       // Not on top of this tick's delta if that filled its path: a later tick, then.
@@ -228,6 +236,59 @@ export class StreamLoop {
     return sent ? 'sent' : 'unchanged';
   }
 
+  /** One catch-up for a viewer that was behind; true when something was sent. Never throws. */
+  async #catchUp(frame: RawFrame, t: StreamTarget): Promise<boolean> {
+    let update: EncodedUpdate | null;
+    const control = this.#scales.get(t.id);
+    const scale = control?.scale ?? 1;
+    try {
+      update = await this.#o.pipeline.catchUp(frame, t.id, scale > 1 ? { scale } : undefined);
+    } catch (err) {
+      // The pipeline lost its backlog (e.g. the capture worker restarted): a keyframe it is.
+      this.#o.log.debug('catch-up failed: keyframe next', { viewerId: t.id, err });
+      this.#lagged.delete(t.id);
+      t.behind = false;
+      t.needsKeyframe = true;
+      return false;
+    }
+    this.#lagged.delete(t.id);
+    t.behind = false;
+    if (update) {
+      if (!update.keyframe) {
+        this.stats.catchUps++;
+        if (scale > 1) this.stats.scaledCatchUps++;
+        this.#soft.set(t.id, 0);
+      }
+      this.#send(update, [t]);
+    }
+    // On a path too slow for full-size updates: its next update is a catch-up too (the tiles
+    // that change from now on, at its scale), even if its path is open at the next tick.
+    if (control?.onCatchUps && !t.needsKeyframe) {
+      this.#o.pipeline.lag(t.id);
+      this.#lagged.add(t.id);
+      t.behind = true;
+    }
+    return update !== null;
+  }
+
+  /** How long each viewer's path took to drain after its last update: its catch-up scale's signal. */
+  #observeDrained(open: StreamTarget[]): void {
+    if (this.#sentAt.size === 0) return;
+    const now = this.#now();
+    for (const t of open) {
+      const sentAt = this.#sentAt.get(t.id);
+      if (sentAt === undefined) continue;
+      this.#sentAt.delete(t.id);
+      let control = this.#scales.get(t.id);
+      if (!control) this.#scales.set(t.id, (control = new CatchUpScale(1000 / this.#o.fps)));
+      const before = control.scale;
+      const wasOnCatchUps = control.onCatchUps;
+      const scale = control.next(now - sentAt, now);
+      if (control.onCatchUps !== wasOnCatchUps) t.pull?.(control.onCatchUps);
+      if (scale !== before) this.#o.log.info('catch-up scale changed', { viewerId: t.id, scale, from: before, drainedAfterMs: Math.round(now - sentAt) });
+    }
+  }
+
   #forget(t: StreamTarget): void {
     this.#o.pipeline.forget(t.id);
     this.#lagged.delete(t.id);
@@ -237,8 +298,10 @@ export class StreamLoop {
 
   /** Drops the backlog and soft tiles of viewers that are gone. */
   #forgetGone(all: StreamTarget[]): void {
-    if (this.#lagged.size === 0 && this.#soft.size === 0) return;
     const present = new Set(all.map((t) => t.id));
+    for (const id of this.#scales.keys()) if (!present.has(id)) this.#scales.delete(id);
+    for (const id of this.#sentAt.keys()) if (!present.has(id)) this.#sentAt.delete(id);
+    if (this.#lagged.size === 0 && this.#soft.size === 0) return;
     for (const id of new Set([...this.#lagged, ...this.#soft.keys()])) {
       if (present.has(id)) continue;
       this.#o.pipeline.forget(id);
@@ -254,6 +317,9 @@ export class StreamLoop {
     if (update.keyframe) this.stats.keyframes++;
     else this.stats.deltas++;
     this.stats.bytes += update.bytes * live.length;
+    const now = this.#now();
+    // A second update in the same tick (a refine after the delta) drains with the first.
+    for (const t of live) if (!this.#sentAt.has(t.id)) this.#sentAt.set(t.id, now);
     this.#o.deliver(update, live);
   }
 }

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RELAY_ACK_WINDOW_FRAMES } from '@guruconnect/shared/limits';
 import type { RelayMode } from '../cli/args.ts';
 import { silentLogger } from '../log/logger.ts';
 import { fakePeerFactory } from '../testing/fakes.ts';
@@ -8,6 +9,7 @@ function harness(relayMode: RelayMode = 'auto', relayCongested = false) {
   const { factory, peers } = fakePeerFactory();
   const reports: Array<{ path: string; reason: string }> = [];
   const signals: string[] = [];
+  const windows: number[] = [];
   const link = new ViewerLink({
     viewerId: 'v1',
     control: true,
@@ -22,12 +24,39 @@ function harness(relayMode: RelayMode = 'auto', relayCongested = false) {
       signal: (_to, kind) => signals.push(kind),
       reportPath: (_id, path, reason) => reports.push({ path, reason }),
       relayCongested: () => relayCongested,
+      relayWindow: (_id, frames) => windows.push(frames),
       inputData: () => {},
     },
   });
   link.start();
-  return { link, peers, reports, signals };
+  return { link, peers, reports, signals, windows };
 }
+
+describe('ViewerLink pull mode (one update in flight)', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('asks the server for a relay window of 1 and back, on changes only, and again on a new server socket', () => {
+    const h = harness('force');
+    h.link.pull(true);
+    h.link.pull(true);
+    h.link.pull(false);
+    expect(h.windows).toEqual([1, RELAY_ACK_WINDOW_FRAMES]);
+    h.link.pull(true);
+    h.link.reannounced(true);
+    expect(h.windows).toEqual([1, RELAY_ACK_WINDOW_FRAMES, 1, 1]);
+  });
+
+  it('says nothing while on P2P, and sets the window when the viewer falls back to the relay', () => {
+    const h = harness();
+    h.peers[0]!.open();
+    h.link.pull(true);
+    expect(h.windows).toEqual([]);
+    h.link.p2pBroken('channel_closed');
+    expect(h.link.state).toBe('relay');
+    expect(h.windows).toEqual([1]);
+  });
+});
 
 describe('ViewerLink path selection', () => {
   beforeEach(() => vi.useFakeTimers());

@@ -1,5 +1,5 @@
 import type { IceServer, MediaPath } from '@guruconnect/shared/protocol';
-import { PROTOCOL_VERSION } from '@guruconnect/shared/limits';
+import { PROTOCOL_VERSION, RELAY_ACK_WINDOW_FRAMES } from '@guruconnect/shared/limits';
 import type { RelayMode } from '../cli/args.ts';
 import type { SignalKind } from '../connection/agent-connection.ts';
 import type { Logger } from '../log/logger.ts';
@@ -24,6 +24,8 @@ export interface ViewerLinkPort {
   reportPath(viewerId: string, path: MediaPath, reason: string): void;
   /** The relay (the agent's server socket) cannot take more now, or is down. */
   relayCongested(): boolean;
+  /** Cap this viewer's relay credit window at the server (`relay:window`). */
+  relayWindow(viewerId: string, frames: number): void;
   /** A JSON message arrived on this viewer's P2P `input` channel. */
   inputData(link: ViewerLink, data: unknown): void;
 }
@@ -55,6 +57,8 @@ export class ViewerLink implements StreamTarget {
   #state: LinkState = 'negotiating';
   /** Open until the server says otherwise; reset whenever the viewer (re)starts on the relay. */
   #relayCreditOpen = true;
+  /** One update in flight at a time (`pull`). */
+  #pull = false;
   #peer: PeerLink | null = null;
   #iceTimer: NodeJS.Timeout | null = null;
   #graceTimer: NodeJS.Timeout | null = null;
@@ -106,6 +110,19 @@ export class ViewerLink implements StreamTarget {
     if (this.#state === 'relay') this.#relayCreditOpen = open;
   }
 
+  /**
+   * One update in flight at a time, or the default window again: the stream loop found this
+   * viewer's path too slow for full-size updates (`CatchUpScale`), where a second update in flight
+   * would only wait behind the first. On the relay the server's credit window for it becomes 1
+   * (`relay:window`), so its credit shuts until it acknowledged the update. (A P2P data channel
+   * has no such window: SCTP's own buffers pace it.)
+   */
+  pull(on: boolean): void {
+    if (this.#pull === on) return;
+    this.#pull = on;
+    if (this.#state === 'relay') this.#o.port.relayWindow(this.id, on ? 1 : RELAY_ACK_WINDOW_FRAMES);
+  }
+
   /** Send one codec message on the P2P `frames` channel. */
   sendP2P(message: Uint8Array): void {
     this.#peer?.sendFrame(message);
@@ -126,6 +143,7 @@ export class ViewerLink implements StreamTarget {
     this.needsKeyframe = true;
     this.#relayCreditOpen = true; // a new server socket: its queue starts empty
     if (this.#state === 'relay' || this.#state === 'p2p') this.#o.port.reportPath(this.id, this.#state, 'agent_reconnected');
+    if (this.#state === 'relay' && this.#pull) this.#o.port.relayWindow(this.id, 1);
     else if (this.#state === 'negotiating') this.restartP2P();
   }
 
@@ -212,6 +230,7 @@ export class ViewerLink implements StreamTarget {
     if (reason === 'forced') this.#log.info('using the relay', { reason });
     else this.#log.warn('fell back to the relay', { reason });
     this.#o.port.reportPath(this.id, 'relay', reason);
+    if (this.#pull) this.#o.port.relayWindow(this.id, 1);
   }
 
   #closePeer(reason: string): void {

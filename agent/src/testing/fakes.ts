@@ -30,8 +30,8 @@ export function fakeSource(): ScreenSource & { captures: number } {
  * catch-up leaves the viewer `soft` until a refine or forget (the fake keeps no tiles: a delta
  * does not sharpen it).
  */
-export function fakePipeline(unchanged: () => boolean = () => false, o: { rectBytes?: number } = {}): FramePipeline & { calls: Array<{ seq: number; keyframe: boolean; catchUp?: string; refine?: string }>; behind: Set<string>; soft: Set<string> } {
-  const calls: Array<{ seq: number; keyframe: boolean; catchUp?: string; refine?: string }> = [];
+export function fakePipeline(unchanged: () => boolean = () => false, o: { rectBytes?: number } = {}): FramePipeline & { calls: Array<{ seq: number; keyframe: boolean; catchUp?: string; refine?: string; scale?: number }>; behind: Set<string>; soft: Set<string> } {
+  const calls: Array<{ seq: number; keyframe: boolean; catchUp?: string; refine?: string; scale?: number }> = [];
   const behind = new Set<string>();
   const soft = new Set<string>();
   // Real codec chunks (one rect of `rectBytes`, default 2), as the pipeline would send them.
@@ -52,9 +52,9 @@ export function fakePipeline(unchanged: () => boolean = () => false, o: { rectBy
     lag(viewerId) {
       behind.add(viewerId);
     },
-    catchUp(frame, viewerId): Promise<EncodedUpdate | null> {
+    catchUp(frame, viewerId, opts): Promise<EncodedUpdate | null> {
       if (!behind.delete(viewerId)) return Promise.reject(new Error(`viewer ${viewerId} is not behind`));
-      calls.push({ seq: frame.seq, keyframe: false, catchUp: viewerId });
+      calls.push({ seq: frame.seq, keyframe: false, catchUp: viewerId, ...(opts?.scale ? { scale: opts.scale } : {}) });
       if (unchanged()) return Promise.resolve(null);
       soft.add(viewerId);
       return Promise.resolve(update(frame, false));
@@ -83,6 +83,8 @@ export class FakeTarget implements StreamTarget {
   needsKeyframe = true;
   behind = false;
   readonly received: Array<{ seq: number; keyframe: boolean }> = [];
+  /** What `pull` was told, in order. */
+  readonly pulls: boolean[] = [];
 
   constructor(id: string) {
     this.id = id;
@@ -94,6 +96,10 @@ export class FakeTarget implements StreamTarget {
 
   congested(): boolean {
     return this.isCongested;
+  }
+
+  pull(on: boolean): void {
+    this.pulls.push(on);
   }
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FRAME_MAX_BYTES, FRAME_MAX_RECTS, SCREEN_MAX_SIDE_PX } from '../limits.ts';
 import { FRAME_HEADER_BYTES, FRAME_OFFSET, MESSAGE_TYPE_BYTE, RECT_HEADER_BYTES, RECT_OFFSET } from './constants.ts';
 import { CodecError, type CodecErrorReason } from './errors.ts';
-import { decodeFrame, encodedFrameLength, encodeFrame, type Frame, type FrameRect } from './frame.ts';
+import { decodeFrame, encodedFrameLength, encodeFrame, rectImageScale, type Frame, type FrameRect } from './frame.ts';
 import { peekMessageType } from './message.ts';
 
 /** Asserts `fn` throws a CodecError with `reason`, calling it once (the reassembler is stateful). */
@@ -242,5 +242,26 @@ describe('decodeFrame under random input', () => {
       const cut = random() < 0.2 ? Math.floor(random() * bytes.length) : bytes.length;
       decodeOnlyThrowsCodecErrors(bytes.subarray(0, cut));
     }
+  });
+});
+
+describe('rectImageScale', () => {
+  const jpeg = { width: 130, height: 67, codec: 'jpeg' } as const;
+  it('accepts the rect size and the sizes smaller by 2 and 4 (rounded up)', () => {
+    expect(rectImageScale(jpeg, 130, 67)).toBe(1);
+    expect(rectImageScale(jpeg, 65, 34)).toBe(2);
+    expect(rectImageScale(jpeg, 33, 17)).toBe(4);
+  });
+  it('refuses any other size: rounded down, mixed factors, larger, factor 3 or 8', () => {
+    expect(rectImageScale(jpeg, 32, 16)).toBeNull();
+    expect(rectImageScale(jpeg, 65, 17)).toBeNull();
+    expect(rectImageScale(jpeg, 131, 67)).toBeNull();
+    expect(rectImageScale(jpeg, 44, 23)).toBeNull();
+    expect(rectImageScale(jpeg, 17, 9)).toBeNull();
+    expect(rectImageScale(jpeg, 0, 0)).toBeNull();
+  });
+  it('a raw rect is never scaled', () => {
+    expect(rectImageScale({ width: 8, height: 8, codec: 'raw' }, 8, 8)).toBe(1);
+    expect(rectImageScale({ width: 8, height: 8, codec: 'raw' }, 4, 4)).toBeNull();
   });
 });

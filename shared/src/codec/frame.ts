@@ -21,6 +21,10 @@ import { openMessage, writePrefix } from './message.ts';
  * One updated rectangle of the screen, in screen pixels. Invariants: `width`, `height` ≥ 1;
  * the rect lies wholly inside the screen (`x + width ≤ screenWidth`, `y + height ≤ screenHeight`);
  * `raw` data is exactly `width × height × 4` bytes (RGBA8, row-major); `jpeg`/`png` data is non-empty.
+ * A `jpeg`/`png` image is `width × height` pixels, or smaller by a factor in `RECT_IMAGE_SCALES`
+ * (`ceil(width / s) × ceil(height / s)`: a catch-up for a viewer on a slow path), and the viewer
+ * stretches it over the rect. A decoder checks this with `rectImageScale` once it knows the
+ * image's size, and refuses any other size.
  */
 export interface FrameRect {
   readonly x: number;
@@ -44,6 +48,22 @@ export interface Frame {
   readonly screenWidth: number;
   readonly screenHeight: number;
   readonly rects: readonly FrameRect[];
+}
+
+/** The factors by which a compressed rect's image may be smaller than the rect it covers. */
+export const RECT_IMAGE_SCALES = [1, 2, 4] as const;
+
+/**
+ * The factor `s` in `RECT_IMAGE_SCALES` for which a decoded image of `imageWidth × imageHeight`
+ * is `ceil(rect.width / s) × ceil(rect.height / s)`, or null when it is none of them (a decoder
+ * refuses the rect). For `raw` rects only 1 (the codec already fixes their length).
+ */
+export function rectImageScale(rect: Pick<FrameRect, 'width' | 'height' | 'codec'>, imageWidth: number, imageHeight: number): number | null {
+  for (const s of RECT_IMAGE_SCALES) {
+    if (s > 1 && rect.codec === 'raw') break;
+    if (imageWidth === Math.ceil(rect.width / s) && imageHeight === Math.ceil(rect.height / s)) return s;
+  }
+  return null;
 }
 
 /** Throws unless a pixel payload has the length its codec and size require. Internal. */

@@ -26,7 +26,7 @@ export {
 } from './constants.ts';
 export { CodecError, CODEC_ERROR_REASONS, isCodecError, type CodecErrorReason } from './errors.ts';
 export { peekMessageType } from './message.ts';
-export { encodeFrame, decodeFrame, encodedFrameLength, type Frame, type FrameRect } from './frame.ts';
+export { encodeFrame, decodeFrame, encodedFrameLength, rectImageScale, RECT_IMAGE_SCALES, type Frame, type FrameRect } from './frame.ts';
 export { encodeCursor, decodeCursor, type CursorUpdate, type CursorShape } from './cursor.ts';
 export { chunkFrame, rechunk, FrameReassembler, readChunkHeader, type ChunkHeader, type FrameReassemblerOptions } from './chunking.ts';
 export { writeStamp, readStamp, STAMP_WIDTH_PX, STAMP_HEIGHT_PX, type StampValue } from './stamp.ts';

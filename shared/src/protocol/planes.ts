@@ -11,6 +11,7 @@ import {
   SUPPORT_CODE_LENGTH,
   TOKEN_MAX_BYTES,
   INPUT_MAX_MESSAGE_BYTES,
+  RELAY_ACK_WINDOW_FRAMES,
 } from '../limits.ts';
 import { ackSchema, permissionSchema, uuidSchema } from './common.ts';
 import { inputMessageSchema } from './data-channel.ts';
@@ -133,9 +134,18 @@ export const relayFrameSchema = z.object({
   data: z.instanceof(Uint8Array),
 });
 
+/**
+ * agent → server: at most `frames` relayed frames in flight to this viewer of the session (the
+ * server's credit window for it never exceeds this). 1 for a viewer on a path too slow for
+ * full-size updates: on a byte-limited path a second frame in flight only waits behind the first
+ * (one update per acknowledgement, VNC's pull model); `RELAY_ACK_WINDOW_FRAMES` is the default.
+ */
+export const relayWindowSchema = z.object({ viewerId: peerIdSchema, frames: z.number().int().min(1).max(RELAY_ACK_WINDOW_FRAMES) }).strict();
+
 /** Events the agent sends (name → payload schema). */
 export const agentClientEvents = {
   'relay:frame': relayFrameSchema,
+  'relay:window': relayWindowSchema,
   'signal:answer': agentSignalSchema,
   'signal:offer': agentSignalSchema,
   'signal:candidate': agentSignalSchema,

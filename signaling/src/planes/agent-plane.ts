@@ -46,6 +46,15 @@ export function onAgentConnection(ctx: PlaneContext, socket: Socket, id: AgentId
     await ctx.sessions.reportPath(socket.id, msg.viewerId, msg.path, msg.reason, ip);
   });
 
+  receive(socket, log, 'relay:window', agentClientEvents['relay:window'], async (msg) => {
+    await ready;
+    const { live } = sessionOf();
+    // Only viewers of this very session.
+    const viewer = live.viewers.get(msg.viewerId);
+    if (!viewer) throw new AppError('ERR_SIGNAL_NOT_ALLOWED', 'Not a viewer of this session');
+    ctx.relayWindow(viewer, msg.frames);
+  });
+
   let oversizeAudited = false;
   receive(socket, log, 'relay:frame', agentClientEvents['relay:frame'], async (msg) => {
     if (msg.data.length > RELAY_CHUNK_MAX_BYTES) {

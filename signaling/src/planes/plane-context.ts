@@ -19,4 +19,6 @@ export interface PlaneContext {
   relay: RelayHub;
   /** Forward one relay message to a viewer on this node or, through the cluster, on its node. */
   relayTo(viewer: LiveViewer, data: Uint8Array, kind: 'chunk' | 'other'): boolean;
+  /** The agent caps the viewer's relay credit window (`relay:window`), on whichever node it is. */
+  relayWindow(viewer: LiveViewer, frames: number): void;
 }

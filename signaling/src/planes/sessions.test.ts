@@ -134,6 +134,29 @@ describe('relay credit', () => {
     v.socket.close();
   });
 
+  it("caps a viewer's window at what the agent asks (relay:window), for viewers of its own session only", async () => {
+    const a = await connectKeyedAgent(s, (await createAgentKey(s, admin, 'window-a')).key);
+    const v = await connectViewer(s, admin, a.welcome.sessionId, { relay_acks: '1' });
+    expect(await call(a.socket, 'relay:window', { viewerId: v.welcome.viewerId, frames: 1 })).toMatchObject({ ok: true });
+    for (let id = 1; id <= 3; id++) await call(a.socket, 'relay:frame', { to: v.welcome.viewerId, data: frame(id) });
+    await settle(v.socket, 1);
+    expect(received(v.socket, 'relay:frame')).toHaveLength(1);
+    expect(await next(a.socket, 'relay:credit')).toEqual({ viewerId: v.welcome.viewerId, open: false });
+    // Back to the default window: what waited goes at once, no ack needed.
+    expect(await call(a.socket, 'relay:window', { viewerId: v.welcome.viewerId, frames: RELAY_ACK_WINDOW_FRAMES })).toMatchObject({ ok: true });
+    await settle(v.socket, 3);
+    expect(received(v.socket, 'relay:frame')).toHaveLength(3);
+    // Another session's viewer, or a window outside 1..RELAY_ACK_WINDOW_FRAMES (the schema): refused.
+    const other = await connectKeyedAgent(s, (await createAgentKey(s, admin, 'window-b')).key);
+    expect(await call(other.socket, 'relay:window', { viewerId: v.welcome.viewerId, frames: 1 })).toMatchObject({ ok: false, error: { code: 'ERR_SIGNAL_NOT_ALLOWED' } });
+    for (const frames of [0, RELAY_ACK_WINDOW_FRAMES + 1, 1.5]) {
+      expect(await call(a.socket, 'relay:window', { viewerId: v.welcome.viewerId, frames })).toMatchObject({ ok: false, error: { code: 'ERR_PROTOCOL_INVALID_MESSAGE' } });
+    }
+    a.socket.close();
+    other.socket.close();
+    v.socket.close();
+  });
+
   it('sends a viewer that did not declare it everything until its first ack', async () => {
     const a = await connectKeyedAgent(s, (await createAgentKey(s, admin, 'credit-b')).key);
     const v = await connectViewer(s, admin, a.welcome.sessionId);

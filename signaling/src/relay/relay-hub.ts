@@ -32,6 +32,8 @@ export const RELAY_DROP_KEYFRAME_INTERVAL_MS = 1000;
 export class RelayHub {
   readonly #o: RelayHubOptions;
   readonly #queues = new Map<string, { q: RelayQueue; waiting: boolean; lastKeyReq: number }>();
+  /** Window caps set by agents (`relay:window`) for viewers whose queue may not exist yet. */
+  readonly #windows = new Map<string, number>();
   bytesForwarded = 0;
   framesDropped = 0;
 
@@ -49,6 +51,7 @@ export class RelayHub {
         maxBytes: this.#o.maxQueueBytes,
         windowFrames: RELAY_ACK_WINDOW_FRAMES,
         acknowledges: this.#o.acknowledges?.(viewerId) ?? false,
+        maxWindowFrames: this.#windows.get(viewerId),
         now: this.#o.now,
         send: (c) => {
           this.bytesForwarded += c.length;
@@ -82,6 +85,15 @@ export class RelayHub {
     return true;
   }
 
+  /** The agent caps a viewer's credit window (`relay:window`, 1..`RELAY_ACK_WINDOW_FRAMES`). */
+  setWindow(viewerId: string, frames: number): void {
+    const capped = Math.max(1, Math.min(RELAY_ACK_WINDOW_FRAMES, Math.floor(frames)));
+    if (capped === RELAY_ACK_WINDOW_FRAMES) this.#windows.delete(viewerId);
+    else this.#windows.set(viewerId, capped);
+    const q = this.#queues.get(viewerId)?.q;
+    if (q) q.maxWindowFrames = capped;
+  }
+
   /** A viewer on this node acknowledged a relayed frame. */
   ack(viewerId: string, frameId: number): void {
     this.#queues.get(viewerId)?.q.ack(frameId);
@@ -100,5 +112,6 @@ export class RelayHub {
   drop(viewerId: string): void {
     this.#queues.get(viewerId)?.q.clear();
     this.#queues.delete(viewerId);
+    this.#windows.delete(viewerId);
   }
 }

@@ -93,6 +93,32 @@ describe('RelayQueue', () => {
       expect(h.q.unacknowledged).toBe(2);
     });
 
+    it("keeps at most the agent's cap in flight (relay:window 1: one frame per ack), and sends what waits at once when the cap rises", () => {
+      const h = harness(1 << 20, 3, () => clock, true);
+      h.q.maxWindowFrames = 1;
+      for (const id of [1, 2]) for (const c of frameChunks(id, id === 1, 2000)) h.q.push(c, 'chunk');
+      expect(idsSent(h)).toEqual([1]);
+      expect(h.credit).toEqual([false]);
+      h.q.ack(1);
+      expect(idsSent(h)).toEqual([1, 2]);
+      for (const c of frameChunks(3, false, 2000)) h.q.push(c, 'chunk');
+      expect(idsSent(h)).toEqual([1, 2]);
+      // Back to the default: frame 3 goes without waiting for the ack of 2.
+      h.q.maxWindowFrames = 3;
+      expect(idsSent(h)).toEqual([1, 2, 3]);
+      expect(h.q.window).toBe(3);
+      // Never above the configured window, whatever the cap says.
+      h.q.maxWindowFrames = 10;
+      expect(h.q.window).toBe(3);
+    });
+
+    it('takes the cap from its options (set before the queue existed)', () => {
+      const q = new RelayQueue({ maxBytes: 1 << 20, send: () => {}, congested: () => false, onDrop: () => {}, windowFrames: 3, acknowledges: true, maxWindowFrames: 1, now: () => clock });
+      for (const id of [1, 2]) for (const c of frameChunks(id, id === 1, 2000)) q.push(c, 'chunk');
+      expect(q.unacknowledged).toBe(1);
+      expect(q.window).toBe(1);
+    });
+
     it('after the first ack, sends at most the window of unacknowledged frames, and more on each ack', () => {
       const h = harness(1 << 20, 2);
       for (const c of frameChunks(1, true, 2000)) h.q.push(c, 'chunk');

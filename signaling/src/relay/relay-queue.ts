@@ -38,6 +38,8 @@ export interface RelayQueueOptions {
    * everything the agent produces, seconds of frames it then shows late.
    */
   acknowledges?: boolean;
+  /** A cap on the window set by the agent (`relay:window`; see `maxWindowFrames`). */
+  maxWindowFrames?: number;
   now?: () => number;
 }
 
@@ -77,9 +79,11 @@ export class RelayQueue {
   /** The credit state last reported through `onCredit`. */
   #reportedOpen = true;
   #reopenTimer: NodeJS.Timeout | null = null;
+  #maxWindow: number;
 
   constructor(o: RelayQueueOptions) {
     this.#o = o;
+    this.#maxWindow = o.maxWindowFrames ?? o.windowFrames;
     if (o.acknowledges) {
       this.#credit = true;
       this.#progressAt = this.#now();
@@ -204,10 +208,25 @@ export class RelayQueue {
     return (this.#o.now ?? Date.now)();
   }
 
-  /** Frames that may be in flight now: the configured window, fewer for a slow viewer. */
+  /** Frames that may be in flight now: the configured window, fewer for a slow viewer, never over the agent's cap. */
   get window(): number {
-    if (this.#ackIntervalMs === null) return this.#o.windowFrames;
-    return Math.max(1, Math.min(this.#o.windowFrames, Math.ceil(RELAY_IN_FLIGHT_BUDGET_MS / Math.max(1, this.#ackIntervalMs))));
+    const max = Math.min(this.#o.windowFrames, this.#maxWindow);
+    if (this.#ackIntervalMs === null) return max;
+    return Math.max(1, Math.min(max, Math.ceil(RELAY_IN_FLIGHT_BUDGET_MS / Math.max(1, this.#ackIntervalMs))));
+  }
+
+  /**
+   * The agent's cap on the window (`relay:window`): 1 for a viewer it found on a path too slow for
+   * full-size updates, where a second frame in flight would only wait behind the first. Raising
+   * it lets waiting frames go at once.
+   */
+  get maxWindowFrames(): number {
+    return this.#maxWindow;
+  }
+
+  set maxWindowFrames(frames: number) {
+    this.#maxWindow = Math.max(1, frames);
+    this.drain();
   }
 
   get unacknowledged(): number {

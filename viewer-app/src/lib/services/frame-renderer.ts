@@ -1,4 +1,4 @@
-import { CodecError, decodeCursor, decodeFrame, FrameReassembler, peekMessageType, readChunkHeader, type Frame, type FrameRect } from '@guruconnect/shared/codec';
+import { CodecError, decodeCursor, decodeFrame, FrameReassembler, peekMessageType, readChunkHeader, rectImageScale, type Frame, type FrameRect } from '@guruconnect/shared/codec';
 import { RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
 import type { MediaPath } from '@guruconnect/shared/protocol';
 
@@ -189,6 +189,13 @@ export class FrameRenderer {
     if (this.#canvas !== canvas) {
       for (const img of images) if (img instanceof ImageBitmap) img.close();
       return;
+    }
+    // An image may be smaller than its rect by a codec scale (a catch-up for a slow path):
+    // drawImage stretches it. Any other size is not what the agent sent.
+    if (frame.rects.some((r, i) => rectImageScale(r, images[i]!.width, images[i]!.height) === null)) {
+      for (const img of images) if (img instanceof ImageBitmap) img.close();
+      this.#stats.codecErrors++;
+      return this.#lost();
     }
     frame.rects.forEach((r, i) => {
       const img = images[i]!;

@@ -12,9 +12,13 @@ export interface CaseOptions {
 
 const MB = 1024 * 1024;
 
-/** Every relay case moves the same messages: the agent's relay chunks (or `messageBytes`). */
-async function wsRelayOnce(durationMs: number, messageBytes: number): Promise<number> {
-  const relay = startRole('ws-relay', {});
+/**
+ * Every relay case moves the same messages: the agent's relay chunks (or `messageBytes`). `role`
+ * and `args` pick a reference variant of the plain relay (`ws-relay` with a heap ballast,
+ * `ws-relay-handoff`).
+ */
+async function wsRelayOnce(durationMs: number, messageBytes: number, role = 'ws-relay', args: Record<string, unknown> = {}): Promise<number> {
+  const relay = startRole(role, args);
   const { port } = await relay.next<{ port: number }>('ready');
   const recv = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?recv`, mode: 'recv', durationMs, messageBytes });
   await recv.next('ready');
@@ -36,19 +40,30 @@ async function sioRelayOnce(durationMs: number, messageBytes: number): Promise<n
   return r.bytes / MB / (r.ms / 1000);
 }
 
-async function gcRelayOnce(durationMs: number, quick: boolean, chunkBytes: number): Promise<number> {
+/** The server's `/metrics` (full runs only: quick mode shares a server started without a token). */
+const METRICS_TOKEN = 'bench-metrics-token-0123456789';
+
+/** MB/s through our relay, and the server's JS heap after it (MiB; null in quick mode). */
+async function gcRelayOnce(durationMs: number, quick: boolean, chunkBytes: number): Promise<{ mbps: number; heapMiB: number | null }> {
   // Quick mode reuses the run's shared server (a server start costs more than the measurement).
-  const gc = quick ? await sharedGcServer(BENCH_SERVER_ENV) : await gcServer();
+  const gc = quick ? await sharedGcServer(BENCH_SERVER_ENV) : await gcServer({ METRICS_TOKEN });
   try {
     const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'frames', chunkBytes });
     const { sessionId } = await agent.next<{ sessionId: string }>('ready');
     const viewer = startRole('gc-endpoint', { url: gc.server.url, mode: 'viewer', token: await gc.viewerToken(sessionId), sessionId, durationMs, workload: 'frames' });
     const r = await viewer.next<{ bytes: number; ms: number }>('result');
     await Promise.all([agent.stop(), viewer.stop()]);
-    return r.bytes / MB / (r.ms / 1000);
+    return { mbps: r.bytes / MB / (r.ms / 1000), heapMiB: quick ? null : await serverHeapMiB(gc.server.url) };
   } finally {
     if (!quick) await gc.server.stop();
   }
+}
+
+/** `nodejs_heap_size_used_bytes` from the server's Prometheus endpoint, in MiB. */
+async function serverHeapMiB(url: string): Promise<number | null> {
+  const r = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\d+(?:\.\d+)?)/m.exec(await r.text());
+  return m ? Number(m[1]) / MB : null;
 }
 
 /**
@@ -62,9 +77,12 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
   const base: number[] = [];
   const ours: number[] = [];
   const bareSio: number[] = [];
+  const heaps: number[] = [];
   for (let i = 0; i < reps; i++) {
     base.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES));
-    ours.push(await gcRelayOnce(durationMs, o.quick, RELAY_CHUNK_MAX_BYTES));
+    const r = await gcRelayOnce(durationMs, o.quick, RELAY_CHUNK_MAX_BYTES);
+    ours.push(r.mbps);
+    if (r.heapMiB !== null) heaps.push(r.heapMiB);
     // Quick mode proves the cases run; the reference points are for full runs.
     if (!o.quick) bareSio.push(await sioRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES));
   }
@@ -74,14 +92,29 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
   let reference: Record<string, number> = {};
   if (!o.quick) {
     const ws64 = await wsRelayOnce(durationMs, 64 * 1024);
+    // Where the rest goes: the plain relay in a process with our server's heap (as measured just
+    // now), and that process handing each socket to a small-heap relay process instead.
+    if (heaps.length === 0) throw new Error('relay_goodput: the server reported no heap size on /metrics');
+    const ballastMiB = Math.round(median(heaps));
+    const bigHeap: number[] = [];
+    const handoff: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      bigHeap.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES, 'ws-relay', { ballastMiB }));
+      handoff.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES, 'ws-relay-handoff', { ballastMiB }));
+    }
     reference = {
+      serverHeapMiB: ballastMiB,
+      wsWithServerHeapMBps: Number(median(bigHeap).toFixed(1)),
+      wsWithServerHeapRatio: ratioTo(median(bigHeap), median(base)),
+      wsHandoffToSmallHeapMBps: Number(median(handoff).toFixed(1)),
+      wsHandoffToSmallHeapRatio: ratioTo(median(handoff), median(base)),
       // The ceiling of any relay built on socket.io here: the same messages through a bare socket.io relay.
       bareSocketIoMBps: Number(median(bareSio).toFixed(1)),
       bareSocketIoRatio: ratioTo(median(bareSio), median(base)),
       oursVsBareSocketIo: ratioTo(median(ours), median(bareSio)),
       // One interleaved set at 64 KiB messages: the cost per socket.io message.
       wsAt64KiBMBps: Number(ws64.toFixed(1)),
-      oursAt64KiB: ratioTo(await gcRelayOnce(durationMs, false, 64 * 1024), ws64),
+      oursAt64KiB: ratioTo((await gcRelayOnce(durationMs, false, 64 * 1024)).mbps, ws64),
       bareSocketIoAt64KiB: ratioTo(await sioRelayOnce(durationMs, 64 * 1024), ws64),
     };
   }

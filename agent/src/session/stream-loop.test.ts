@@ -174,6 +174,18 @@ describe('StreamLoop', () => {
     // One update in flight at a time from the first coarser scale on.
     expect(slow.pulls).toEqual([true]);
     expect(fast.pulls).toEqual([]);
+    // A keyframe (a relay drop, a path switch) does not end pull mode: catch-ups right after it.
+    slow.needsKeyframe = true;
+    const beforeKey = h.pipeline.calls.length;
+    for (let i = 0; i < 8; i++) await tick();
+    const afterKey = h.pipeline.calls.slice(beforeKey);
+    const keyAt = afterKey.findIndex((c) => c.keyframe);
+    expect(keyAt).toBeGreaterThanOrEqual(0);
+    expect(slow.received.filter((r) => r.keyframe)).toHaveLength(2);
+    expect(afterKey.slice(keyAt + 1).filter((c) => c.catchUp === 'slow').length).toBeGreaterThan(0);
+    // Every update it got after the keyframe was its own catch-up: as many as catch-up calls.
+    const slowAfterKey = slow.received.slice(slow.received.findLastIndex((r) => r.keyframe) + 1);
+    expect(slowAfterKey).toHaveLength(afterKey.slice(keyAt + 1).filter((c) => c.catchUp === 'slow').length);
 
     // Now the path takes every update at once. Scaled, it stays on catch-ups (a delta every tick,
     // but its own); after CATCHUP_PROBE_AFTER_MS fast it tries 2, then 1, and is back on the shared

@@ -168,6 +168,14 @@ export class StreamLoop {
     }
     const frame = await this.#o.source.capture();
     this.stats.captures++;
+    // In pull mode (a path too slow for the shared delta): its own catch-up of this tick's changes
+    // instead — also right after a keyframe, and from the tick its scale first went up.
+    for (const t of open) {
+      if (t.needsKeyframe || t.behind || !this.#scales.get(t.id)?.onCatchUps) continue;
+      this.#o.pipeline.lag(t.id);
+      this.#lagged.add(t.id);
+      t.behind = true;
+    }
     const keyTargets = open.filter((t) => t.needsKeyframe);
     const deltaTargets = open.filter((t) => !t.needsKeyframe && !t.behind);
     const catchUps = open.filter((t) => !t.needsKeyframe && t.behind);
@@ -239,8 +247,7 @@ export class StreamLoop {
   /** One catch-up for a viewer that was behind; true when something was sent. Never throws. */
   async #catchUp(frame: RawFrame, t: StreamTarget): Promise<boolean> {
     let update: EncodedUpdate | null;
-    const control = this.#scales.get(t.id);
-    const scale = control?.scale ?? 1;
+    const scale = this.#scales.get(t.id)?.scale ?? 1;
     try {
       update = await this.#o.pipeline.catchUp(frame, t.id, scale > 1 ? { scale } : undefined);
     } catch (err) {
@@ -260,13 +267,6 @@ export class StreamLoop {
         this.#soft.set(t.id, 0);
       }
       this.#send(update, [t]);
-    }
-    // On a path too slow for full-size updates: its next update is a catch-up too (the tiles
-    // that change from now on, at its scale), even if its path is open at the next tick.
-    if (control?.onCatchUps && !t.needsKeyframe) {
-      this.#o.pipeline.lag(t.id);
-      this.#lagged.add(t.id);
-      t.behind = true;
     }
     return update !== null;
   }

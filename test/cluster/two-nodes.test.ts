@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkFrame, encodeFrame } from '@guruconnect/shared/codec';
 import { ADMIN_PASSWORD, startServerProcess, type ServerProcess } from '../support/server-process.ts';
-import { agentQuery, call, closed, connect, next } from '../../signaling/src/testing/clients.ts';
+import { agentQuery, call, closed, connect, next, received } from '../../signaling/src/testing/clients.ts';
 
 const PG = process.env.TEST_DATABASE_URL;
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -53,6 +53,31 @@ describe.skipIf(!PG)('two signaling nodes on Redis and PostgreSQL', () => {
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await admin.end();
   });
+
+  // Before the test that kills node 1.
+  it("an agent's relay window cap reaches its viewer's queue on the other node", async () => {
+    const admin1 = await login(n1.url);
+    const admin2 = await login(n2.url);
+    const key = (await http(n1.url, 'POST', '/api/agent-keys', admin1, { name: 'cluster-window' })).body.key as string;
+    const agent = await connect(n1.url, 'agent', agentQuery({ api_key: key, agent_id: 'cluster-window-agent' }));
+    const welcome = await next(agent, 'session:welcome');
+    const vt = (await http(n2.url, 'POST', `/api/sessions/${welcome.sessionId}/viewer-token`, admin2)).body.token as string;
+    const viewer = await connect(n2.url, 'viewer', { token: vt, session_id: welcome.sessionId, relay_acks: '1' });
+    const vw = await next(viewer, 'session:welcome');
+    await next(agent, 'viewer:joined');
+    expect(await call(agent, 'relay:window', { viewerId: vw.viewerId, frames: 1 })).toMatchObject({ ok: true });
+    await new Promise((r) => setTimeout(r, 300)); // the cap travels on the bus, the frames on their own channel
+    for (let id = 1; id <= 3; id++) expect((await call(agent, 'relay:frame', { to: vw.viewerId, data: frameChunk(id) })).ok).toBe(true);
+    await eventually(async () => received(viewer, 'relay:frame').length >= 1, 3000);
+    await new Promise((r) => setTimeout(r, 300));
+    // One frame in flight on node 2's queue; its credit, shut, reaches the agent on node 1.
+    expect(received(viewer, 'relay:frame')).toHaveLength(1);
+    expect(await next(agent, 'relay:credit')).toEqual({ viewerId: vw.viewerId, open: false });
+    expect(await call(agent, 'relay:window', { viewerId: vw.viewerId, frames: 3 })).toMatchObject({ ok: true });
+    await eventually(async () => received(viewer, 'relay:frame').length >= 3, 3000);
+    agent.close();
+    viewer.close();
+  }, 30_000);
 
   it('agent on node 1 and viewer on node 2 meet: join, signaling, relayed frame, chat, revocation, removal; node 1 dies and node 2 carries on', async () => {
     const admin1 = await login(n1.url);

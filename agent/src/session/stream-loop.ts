@@ -70,9 +70,10 @@ export const REFINE_AFTER_MS = 500;
  * Catch-ups are encoded at a lower quality (fewer bytes over the path that was too slow); once
  * that viewer has kept up for `REFINE_AFTER_MS`, it gets those tiles again at full quality.
  * A viewer whose path stays too slow even for those gets them smaller per side as well (its
- * `CatchUpScale`, fed with how long its path took to drain after each update): while its scale
- * is above 1 it stays on catch-ups — small ones from the latest screen — instead of being handed
- * the full-size delta the other viewers get whenever its path happens to be open.
+ * `CatchUpScale`, fed with how long its path took to drain after each update), and is in pull
+ * mode from its first coarser scale until it has kept up at scale 1 again: it gets only its own
+ * catch-ups — small ones from the latest screen — never the full-size delta the other viewers
+ * get whenever its path happens to be open, and one update in flight (`StreamTarget.pull`).
  *
  * The pipeline diffs against the last frame it encoded. Per tick, asked for in this order and
  * encoded concurrently, each sent as soon as it is ready: one delta for the viewers in sync, one
@@ -91,8 +92,9 @@ export class StreamLoop {
   readonly #lagged = new Set<string>();
   /** Viewers with soft tiles (a catch-up was sent): ticks in a row each has kept up since. */
   readonly #soft = new Map<string, number>();
-  /** Per viewer: the scale of its catch-ups, and when its last update was handed to its path (until seen drained). */
+  /** Per viewer: the scale of its catch-ups and whether it is in pull mode. */
   readonly #scales = new Map<string, CatchUpScale>();
+  /** Per viewer: when its last update was handed to its path, until its path is seen open again. */
   readonly #sentAt = new Map<string, number>();
 
   constructor(o: StreamLoopOptions) {

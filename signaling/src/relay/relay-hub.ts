@@ -89,7 +89,8 @@ export class RelayHub {
   setWindow(viewerId: string, frames: number): void {
     const capped = Math.max(1, Math.min(RELAY_ACK_WINDOW_FRAMES, Math.floor(frames)));
     if (capped === RELAY_ACK_WINDOW_FRAMES) this.#windows.delete(viewerId);
-    else this.#windows.set(viewerId, capped);
+    // Only for a viewer with a socket here: a cap that arrives after its disconnect (and `drop`) is not kept.
+    else if (this.#o.transportOf(viewerId)) this.#windows.set(viewerId, capped);
     const q = this.#queues.get(viewerId)?.q;
     if (q) q.maxWindowFrames = capped;
   }

@@ -96,3 +96,15 @@ export const INPUT_WHEEL_MAX_DELTA_PX = 10_000;
 export const INPUT_KEY_CODE_MAX_LENGTH = 32;
 /** Longest text in a text input message, in UTF-16 code units. */
 export const INPUT_TEXT_MAX_LENGTH = 1024;
+
+/** Path of the media plane: a plain WebSocket carrying relayed frames (agent → server → viewer). */
+export const MEDIA_PLANE_PATH = '/ws/media';
+/** Lifetime of a single-use media-plane ticket (`relay:media-ticket`). */
+export const MEDIA_TICKET_TTL_S = 30;
+/** Viewers one agent media message may address (as `relay:frame`'s `to`). */
+export const MEDIA_MAX_TARGETS = 64;
+/**
+ * Largest message an agent may send on the media plane: a relay chunk plus its address header
+ * (up to MEDIA_MAX_TARGETS ids of ≤ 64 bytes). Viewers send nothing on it.
+ */
+export const MEDIA_AGENT_MAX_MESSAGE_BYTES = RELAY_CHUNK_MAX_BYTES + 2 + MEDIA_MAX_TARGETS * 65;

@@ -30,6 +30,7 @@ import type { PlaneContext } from './planes/plane-context.ts';
 import { SessionService } from './sessions/session-service.ts';
 import { iceServersFor } from './sessions/ice.ts';
 import { RelayHub } from './relay/relay-hub.ts';
+import { MediaRelay } from './media/media-relay.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { localBus, redisBus } from './cluster/bus.ts';
 import { syncRegistry } from './cluster/registry-sync.ts';
@@ -136,21 +137,45 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const stopSync = syncRegistry({ registry: services.registry, bus, logger, onNodeDead: (node, dropped) => sessions.nodeDied(node, dropped) });
   shareSecurityState(bus, services, config.LOGIN_TOKEN_TTL_S);
 
+  const agentOfViewer = (viewerId: string) => {
+    const v = services.registry.viewers.get(viewerId);
+    return v && services.registry.sessions.get(v.sessionId)?.agent;
+  };
+  const requestKeyframe = (viewerId: string) => {
+    const agent = agentOfViewer(viewerId);
+    if (agent) late.broadcaster?.emit('agent', agent.socketId, 'keyframe:request', { from: viewerId, reason: 'relay_drop' });
+  };
+  const creditChanged = (viewerId: string, open: boolean) => {
+    const agent = agentOfViewer(viewerId);
+    if (agent) late.broadcaster?.emit('agent', agent.socketId, 'relay:credit', { viewerId, open });
+  };
   const relay = new RelayHub({
     maxQueueBytes: config.RELAY_QUEUE_MAX_BYTES,
     highWaterBytes: config.RELAY_HIGH_WATER_BYTES,
     transportOf: (viewerId) => late.planes?.viewerTransport(viewerId) ?? null,
-    requestKeyframe(viewerId) {
-      const v = services.registry.viewers.get(viewerId);
-      const agent = v && services.registry.sessions.get(v.sessionId)?.agent;
-      if (agent) late.broadcaster?.emit('agent', agent.socketId, 'keyframe:request', { from: viewerId, reason: 'relay_drop' });
-    },
+    requestKeyframe,
     acknowledges: (viewerId) => services.registry.viewers.get(viewerId)?.relayAcks === true,
-    creditChanged(viewerId, open) {
-      const v = services.registry.viewers.get(viewerId);
-      const agent = v && services.registry.sessions.get(v.sessionId)?.agent;
-      if (agent) late.broadcaster?.emit('agent', agent.socketId, 'relay:credit', { viewerId, open });
+    creditChanged,
+  });
+  // The media plane's relay process has its own queues; credit and keyframe requests come back here.
+  const media = new MediaRelay({
+    enabled: config.MEDIA_RELAY === 'process' && !tls,
+    maxQueueBytes: config.RELAY_QUEUE_MAX_BYTES,
+    highWaterBytes: config.RELAY_HIGH_WATER_BYTES,
+    logger: logger.child({ component: 'media' }),
+    onCredit: creditChanged,
+    onKeyframe: requestKeyframe,
+    onAttached(socketId) {
+      const frames = relay.windowOf(socketId);
+      if (frames !== undefined) media.setWindow(socketId, frames);
     },
+    onRefused(r) {
+      const type = r.code === 'ERR_PROTOCOL_MESSAGE_TOO_LARGE' ? 'message_too_large' : 'media_protocol_violation';
+      void services.audit
+        .record({ type, clientIp: r.ip || null, sessionId: r.sessionId || null, details: { plane: 'media', role: r.role, errorCode: r.code, bytes: r.bytes, closed: r.closed } })
+        .catch((err: unknown) => logger.error({ err }, 'media refusal audit failed'));
+    },
+    now: deps.now,
   });
   bus.onBinary((buf) => {
     const hop = decodeRelayHop(buf);
@@ -160,18 +185,24 @@ export async function createApp(deps: AppDeps): Promise<App> {
   bus.subscribe('relay-window', (msg) => {
     const m = msg as { viewerId?: unknown; frames?: unknown };
     if (typeof m.viewerId !== 'string' || typeof m.frames !== 'number') return;
-    if (services.registry.viewers.get(m.viewerId)?.node === nodeId) relay.setWindow(m.viewerId, m.frames);
+    if (services.registry.viewers.get(m.viewerId)?.node === nodeId) {
+      relay.setWindow(m.viewerId, m.frames);
+      media.setWindow(m.viewerId, m.frames);
+    }
   });
   const ctx: PlaneContext = {
     relay,
+    media,
     relayTo(viewer, data, kind) {
       if (viewer.node === nodeId) return relay.forward(viewer.socketId, data, kind);
       bus.publishBinary(viewer.node, encodeRelayHop(viewer.socketId, kind, data));
       return true;
     },
     relayWindow(viewer, frames) {
-      if (viewer.node === nodeId) relay.setWindow(viewer.socketId, frames);
-      else bus.publish('relay-window', { viewerId: viewer.socketId, frames });
+      if (viewer.node === nodeId) {
+        relay.setWindow(viewer.socketId, frames);
+        media.setWindow(viewer.socketId, frames);
+      } else bus.publish('relay-window', { viewerId: viewer.socketId, frames });
     },
     config,
     logger,
@@ -191,6 +222,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     registry: services.registry,
     clientIp,
     bus,
+    media,
     ...(bus.redis ? { adapterFor: (plane: string) => createAdapter(bus.redis!.pub.duplicate(), bus.redis!.sub.duplicate(), { key: `${bus.redis!.prefix}sio:${plane}` }) } : {}),
     handshake: {
       identity: services.identity,
@@ -213,7 +245,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   late.planes = planes;
   late.broadcaster = planes.broadcaster;
 
-  const metrics = createMetrics({ registry: services.registry, relay, nodeId });
+  const metrics = createMetrics({ registry: services.registry, relay, media, nodeId });
   services.audit.listeners.push((e) => {
     if (e.type === 'login_failed') metrics.loginFailures.inc();
     if (e.type.startsWith('connection_rejected_')) metrics.refusals.inc({ plane: String(e.details?.plane ?? 'unknown'), code: String(e.details?.errorCode ?? e.type) });
@@ -275,6 +307,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         for (const t of timers) clearInterval(t);
         stopSync();
         await planes.close();
+        await media.close();
         await http.close();
         await bus.close();
         await db.close();

@@ -32,6 +32,7 @@ export const AUDIT_EVENT_TYPES = [
   'connection_rejected_unresolved_machine',
   'connection_rejected_uid_in_use',
   'message_too_large',
+  'media_protocol_violation',
   'input_refused',
   'ip_blocked',
   'ip_unblocked',

@@ -12,3 +12,4 @@ export * from './data-channel.ts';
 export * from './planes.ts';
 export * from './http-sessions.ts';
 export * from './updates.ts';
+export * from './media-plane.ts';

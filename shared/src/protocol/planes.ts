@@ -142,9 +142,14 @@ export const relayFrameSchema = z.object({
  */
 export const relayWindowSchema = z.object({ viewerId: peerIdSchema, frames: z.number().int().min(1).max(RELAY_ACK_WINDOW_FRAMES) }).strict();
 
+/** `relay:media-ticket` takes no parameters. */
+export const mediaTicketRequestSchema = z.object({}).strict();
+
 /** Events the agent sends (name → payload schema). */
 export const agentClientEvents = {
   'relay:frame': relayFrameSchema,
+  /** A single-use ticket for the media plane (ack: `mediaTicketSchema`; see media-plane.ts). */
+  'relay:media-ticket': mediaTicketRequestSchema,
   'relay:window': relayWindowSchema,
   'signal:answer': agentSignalSchema,
   'signal:offer': agentSignalSchema,
@@ -163,6 +168,8 @@ export const viewerClientEvents = {
   'keyframe:request': z.object({}).passthrough(),
   /** A relayed frame was received and decoded (flow control; see RELAY_ACK_WINDOW_FRAMES). */
   'relay:ack': z.object({ frameId: z.number().int().min(0).max(0xffff_ffff) }).strict(),
+  /** A single-use ticket for the media plane (ack: `mediaTicketSchema`; see media-plane.ts). */
+  'relay:media-ticket': mediaTicketRequestSchema,
 } as const;
 
 /** Events a console sends (none besides acks today). */

@@ -127,6 +127,8 @@ const envSchema = z
     RELAY_INPUT_BURST: int(RELAY_INPUT_BURST, 1, 100_000),
     RELAY_QUEUE_MAX_BYTES: int(4 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
     RELAY_HIGH_WATER_BYTES: int(1024 * 1024, 64 * 1024, 16 * 1024 * 1024),
+    /** `process`: relayed frames go through the media plane, served by a child process with a small heap; `off`: socket.io only. */
+    MEDIA_RELAY: z.enum(['process', 'off']).default('process'),
     REDIS_URL: z
       .string()
       .optional()

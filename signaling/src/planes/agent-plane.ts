@@ -55,6 +55,15 @@ export function onAgentConnection(ctx: PlaneContext, socket: Socket, id: AgentId
     ctx.relayWindow(viewer, msg.frames);
   });
 
+  receive(socket, log, 'relay:media-ticket', agentClientEvents['relay:media-ticket'], async () => {
+    await ready;
+    const { live } = sessionOf();
+    const ticket = await ctx.media.ticket({ role: 'agent', socketId: socket.id, sessionId: live.id, relayAcks: false }, ip);
+    // Gone while the relay process started: the ticket must not outlive the connection.
+    if (gone) ctx.media.detach(socket.id);
+    return ticket;
+  });
+
   let oversizeAudited = false;
   receive(socket, log, 'relay:frame', agentClientEvents['relay:frame'], async (msg) => {
     if (msg.data.length > RELAY_CHUNK_MAX_BYTES) {
@@ -87,6 +96,7 @@ export function onAgentConnection(ctx: PlaneContext, socket: Socket, id: AgentId
 
   socket.on('disconnect', (reason) => {
     gone = true;
+    ctx.media.detach(socket.id);
     void (ready ?? Promise.resolve()).then(() => ctx.sessions.agentDisconnected(socket.id, reason, ip)).catch((err: unknown) => log.error({ err }, 'agent disconnect handling failed'));
   });
 

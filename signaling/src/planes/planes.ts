@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Server as EngineServer } from 'engine.io';
 import { Server as IoServer, type Socket } from 'socket.io';
-import { CONSOLE_MAX_MESSAGE_BYTES } from '@guruconnect/shared/limits';
+import { CONSOLE_MAX_MESSAGE_BYTES, MEDIA_PLANE_PATH } from '@guruconnect/shared/limits';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Config } from '../config/config.ts';
 import type { SecurityEvents } from '../identity/revocations.ts';
@@ -13,6 +13,7 @@ import type { ClusterBus } from '../cluster/bus.ts';
 import type { Registry } from '../sessions/registry.ts';
 import { toAppError } from '../http/errors.ts';
 import type { ViewerTransport } from '../relay/relay-hub.ts';
+import type { MediaRelay } from '../media/media-relay.ts';
 import { socketTransport, type RelaySocket } from './viewer-transport.ts';
 import { authenticateAgent, authenticateConsole, authenticateViewer, type HandshakeDeps, type Plane, type PlaneIdentity } from './handshake-auth.ts';
 import { HandshakeRefusal, readQuery, refuseRequest, refuseUpgrade } from './refusal.ts';
@@ -43,6 +44,8 @@ export interface PlanesDeps {
   /** Extra pre-accept check per plane (the viewer's session must be joinable). */
   afterAuth?(identity: PlaneIdentity): Promise<void>;
   onConnection(plane: Plane, socket: Socket, identity: PlaneIdentity, ip: string): void;
+  /** The media plane (`MEDIA_PLANE_PATH`): ticket check here, then the socket goes to the relay process. */
+  media?: MediaRelay;
 }
 
 export interface Planes {
@@ -155,7 +158,36 @@ export function createPlanes(d: PlanesDeps): Planes {
     return true;
   };
 
+  /**
+   * `/ws/media?ticket=…`: synchronous checks (blocked address, single-use ticket of a connection
+   * still here), then the TCP socket goes to the relay process in the same tick. A refusal is an
+   * HTTP error like every plane's, audited, and a bad ticket counts towards IP blocking.
+   */
+  const mediaUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    const ip = d.clientIp(req);
+    let refusal: HandshakeRefusal;
+    const blockedS = d.ipBlocker.blockedForS(ip);
+    if (blockedS > 0) {
+      refusal = new HandshakeRefusal('ERR_AUTH_IP_BLOCKED', 'Too many failures from your address', { ...auditBlocked(ip), countsAsFailure: false, retryAfterS: blockedS });
+    } else {
+      const binding = d.media?.consume(readQuery(req)?.ticket);
+      if (binding) return d.media!.handoff(binding, req, socket, head);
+      refusal = new HandshakeRefusal('ERR_AUTH_INVALID_TICKET', 'Invalid, used or expired media ticket', { audit: 'connection_rejected_invalid_token' });
+    }
+    void (async () => {
+      if (refusal.auditType) await d.audit.record({ type: refusal.auditType, clientIp: ip, details: { plane: 'media', errorCode: refusal.code, ...(refusal.details ?? {}) } });
+      if (refusal.countsAsFailure) await d.ipBlocker.recordFailure(ip, refusal.auditType ?? refusal.code);
+    })()
+      .catch((err: unknown) => d.logger.error({ err }, 'media refusal audit failed'))
+      .finally(() => refuseUpgrade(socket, refusal));
+  };
+
   const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    if (d.media && (req.url ?? '').split('?')[0] === MEDIA_PLANE_PATH) {
+      mediaUpgrade(req, socket, head);
+      return true;
+    }
     const plane = planeOf(req.url);
     if (!plane) return false;
     socket.on('error', () => socket.destroy());

@@ -80,11 +80,22 @@ export function onViewerConnection(ctx: PlaneContext & { inputLimiter: BurstyRat
   // would double the messages), and only a client that asks for a reply gets one.
   receive(socket, log, 'relay:ack', viewerClientEvents['relay:ack'], (msg) => {
     ctx.relay.ack(socket.id, msg.frameId);
+    ctx.media.ack(socket.id, msg.frameId);
+  });
+
+  receive(socket, log, 'relay:media-ticket', viewerClientEvents['relay:media-ticket'], async () => {
+    await ready;
+    if (gone) throw new AppError('ERR_SESSION_NOT_CONNECTED', 'Disconnected');
+    const ticket = await ctx.media.ticket({ role: 'viewer', socketId: socket.id, sessionId: id.sessionId, relayAcks: ctx.registry.viewers.get(socket.id)?.relayAcks === true }, ip);
+    // Gone while the relay process started: the ticket must not outlive the connection.
+    if (gone) ctx.media.detach(socket.id);
+    return ticket;
   });
 
   socket.on('disconnect', (reason) => {
     gone = true;
     ctx.relay.drop(socket.id);
+    ctx.media.detach(socket.id);
     void (ready ?? Promise.resolve()).then(() => ctx.sessions.viewerDisconnected(socket.id, reason, ip)).catch((err: unknown) => log.error({ err }, 'viewer disconnect handling failed'));
   });
 

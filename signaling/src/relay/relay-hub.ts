@@ -95,6 +95,11 @@ export class RelayHub {
     if (q) q.maxWindowFrames = capped;
   }
 
+  /** The agent's cap on a viewer's window, if it set one (`relay:window`). */
+  windowOf(viewerId: string): number | undefined {
+    return this.#windows.get(viewerId);
+  }
+
   /** A viewer on this node acknowledged a relayed frame. */
   ack(viewerId: string, frameId: number): void {
     this.#queues.get(viewerId)?.q.ack(frameId);

@@ -1,9 +1,10 @@
 import { Counter, Gauge, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from '../../sessions/registry.ts';
 import type { RelayHub } from '../../relay/relay-hub.ts';
+import type { MediaRelay } from '../../media/media-relay.ts';
 
 /** Prometheus metrics of one node. Gauges are computed from live state at scrape time. */
-export function createMetrics(d: { registry: Registry; relay: RelayHub; nodeId: string }) {
+export function createMetrics(d: { registry: Registry; relay: RelayHub; media?: MediaRelay; nodeId: string }) {
   const reg = new PromRegistry();
   reg.setDefaultLabels({ node: d.nodeId });
   // Includes nodejs_eventloop_lag_* and process memory.
@@ -31,9 +32,9 @@ export function createMetrics(d: { registry: Registry; relay: RelayHub; nodeId: 
       for (const [path, n] of Object.entries(counts)) this.set({ path }, n);
     },
   });
-  new Gauge({ name: 'guru_relay_bytes_forwarded', help: 'Bytes the relay wrote to viewers (since start)', registers: [reg], collect() { this.set(d.relay.bytesForwarded); } });
-  new Gauge({ name: 'guru_relay_frames_dropped', help: 'Frames the relay dropped for slow viewers (since start)', registers: [reg], collect() { this.set(d.relay.framesDropped); } });
-  new Gauge({ name: 'guru_relay_queued_bytes', help: 'Bytes queued for viewers now', registers: [reg], collect() { this.set(d.relay.totalQueuedBytes()); } });
+  new Gauge({ name: 'guru_relay_bytes_forwarded', help: 'Bytes the relay wrote to viewers (since start)', registers: [reg], collect() { this.set(d.relay.bytesForwarded + (d.media?.bytesForwarded ?? 0)); } });
+  new Gauge({ name: 'guru_relay_frames_dropped', help: 'Frames the relay dropped for slow viewers (since start)', registers: [reg], collect() { this.set(d.relay.framesDropped + (d.media?.framesDropped ?? 0)); } });
+  new Gauge({ name: 'guru_relay_queued_bytes', help: 'Bytes queued for viewers now', registers: [reg], collect() { this.set(d.relay.totalQueuedBytes() + (d.media?.queuedBytes ?? 0)); } });
   const refusals = new Counter({ name: 'guru_handshake_refusals_total', help: 'Handshakes refused, by error code', labelNames: ['plane', 'code'], registers: [reg] });
   const loginFailures = new Counter({ name: 'guru_login_failures_total', help: 'Failed sign-ins', registers: [reg] });
   return { registry: reg, refusals, loginFailures };

@@ -1,0 +1,223 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { peekMessageType, readChunkHeader } from '@guruconnect/shared/codec';
+import { MEDIA_AGENT_MAX_MESSAGE_BYTES } from '@guruconnect/shared/limits';
+import { decodeMediaEnvelope, MEDIA_CLOSE, type MediaAgentNotice } from '@guruconnect/shared/protocol';
+import { RelayHub, type ViewerTransport } from '../relay/relay-hub.ts';
+import type { FromRelay, MediaBinding, RelayProcessOptions, ToRelay } from './relay-ipc.ts';
+
+/** Viewers send nothing on the media plane; anything larger than this is refused by ws itself. */
+const VIEWER_MAX_MESSAGE_BYTES = 1024;
+/** Longest wait for a drain nothing announced. */
+const DRAIN_FALLBACK_MS = 15;
+
+interface Peer {
+  binding: MediaBinding;
+  ws: WebSocket;
+}
+
+/**
+ * The relay process's logic: media sockets of agents and viewers, and per-viewer relay queues
+ * (the same RelayHub as the socket.io relay). Frames from an agent go only to viewers of its own
+ * session that have a media socket here; everything about who may connect was decided by the
+ * parent before it handed the socket over.
+ */
+export class MediaRelayCore {
+  readonly #send: (m: FromRelay) => void;
+  readonly #agentsWss = new WebSocketServer({ noServer: true, maxPayload: MEDIA_AGENT_MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
+  readonly #viewersWss = new WebSocketServer({ noServer: true, maxPayload: VIEWER_MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
+  readonly #peers = new Map<string, Peer>();
+  /** sessionId → the agent's socket id. */
+  readonly #agentOf = new Map<string, string>();
+  readonly hub: RelayHub;
+  #stats = { bytesForwarded: 0, framesDropped: 0 };
+  #statsTimer: NodeJS.Timeout;
+
+  constructor(o: RelayProcessOptions, send: (m: FromRelay) => void) {
+    this.#send = send;
+    this.hub = new RelayHub({
+      maxQueueBytes: o.maxQueueBytes,
+      highWaterBytes: o.highWaterBytes,
+      transportOf: (viewerId) => {
+        const p = this.#peers.get(viewerId);
+        return p && p.binding.role === 'viewer' ? wsTransport(p.ws) : null;
+      },
+      acknowledges: (viewerId) => this.#peers.get(viewerId)?.binding.relayAcks === true,
+      requestKeyframe: (viewerId) => this.#send({ type: 'keyframe', viewerId }),
+      creditChanged: (viewerId, open) => this.#send({ type: 'credit', viewerId, open }),
+    });
+    this.#statsTimer = setInterval(() => this.#reportStats(), o.statsIntervalMs);
+    this.#statsTimer.unref();
+  }
+
+  /** A message from the parent; `socket` comes with `attach`. */
+  onMessage(msg: ToRelay, socket?: Socket): void {
+    switch (msg.type) {
+      case 'attach':
+        if (socket) this.#attach(msg, socket);
+        return;
+      case 'detach':
+        this.#peers.get(msg.socketId)?.ws.close(MEDIA_CLOSE.detached, 'detached');
+        return;
+      case 'ack':
+        this.hub.ack(msg.viewerId, msg.frameId);
+        return;
+      case 'window':
+        this.hub.setWindow(msg.viewerId, msg.frames);
+        return;
+    }
+  }
+
+  #attach(msg: Extract<ToRelay, { type: 'attach' }>, socket: Socket): void {
+    const { binding } = msg;
+    socket.on('error', () => socket.destroy());
+    // ws reads only the method and the headers of the request.
+    const req = { method: msg.method, url: '/', headers: msg.headers, socket } as unknown as IncomingMessage;
+    const wss = binding.role === 'agent' ? this.#agentsWss : this.#viewersWss;
+    wss.handleUpgrade(req, socket, Buffer.from(msg.head, 'base64'), (ws) => this.#open(binding, ws));
+  }
+
+  #open(binding: MediaBinding, ws: WebSocket): void {
+    const previous = this.#peers.get(binding.socketId);
+    if (previous) previous.ws.close(MEDIA_CLOSE.replaced, 'replaced');
+    const peer: Peer = { binding, ws };
+    this.#peers.set(binding.socketId, peer);
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws closes the socket itself (1009 for a message over maxPayload, 1002 for a bad frame).
+      const tooLarge = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+      this.#refuse(peer, tooLarge ? 'ERR_PROTOCOL_MESSAGE_TOO_LARGE' : 'ERR_PROTOCOL_INVALID_MESSAGE', 0, true);
+    });
+    ws.on('close', () => this.#closed(peer));
+    if (binding.role === 'agent') {
+      const old = this.#agentOf.get(binding.sessionId);
+      if (old && old !== binding.socketId) this.#peers.get(old)?.ws.close(MEDIA_CLOSE.replaced, 'replaced');
+      this.#agentOf.set(binding.sessionId, binding.socketId);
+      ws.on('message', (data, isBinary) => this.#fromAgent(peer, data, isBinary));
+      const on = [...this.#peers.values()].filter((p) => p.binding.role === 'viewer' && p.binding.sessionId === binding.sessionId).map((p) => p.binding.socketId);
+      this.#notice(peer, { type: 'viewers', on, off: [] });
+    } else {
+      ws.on('message', (data) => {
+        this.#refuse(peer, 'ERR_PROTOCOL_INVALID_MESSAGE', byteLength(data), true);
+        ws.close(MEDIA_CLOSE.invalid, 'viewers send nothing on the media plane');
+      });
+      this.#toAgentOf(binding.sessionId, { type: 'viewers', on: [binding.socketId], off: [] });
+    }
+    this.#send({ type: 'attached', role: binding.role, socketId: binding.socketId });
+  }
+
+  #closed(peer: Peer): void {
+    const { binding } = peer;
+    if (this.#peers.get(binding.socketId) !== peer) return; // replaced
+    this.#peers.delete(binding.socketId);
+    if (binding.role === 'agent') {
+      if (this.#agentOf.get(binding.sessionId) === binding.socketId) this.#agentOf.delete(binding.sessionId);
+    } else {
+      this.hub.drop(binding.socketId);
+      this.#toAgentOf(binding.sessionId, { type: 'viewers', on: [], off: [binding.socketId] });
+    }
+    this.#send({ type: 'closed', role: binding.role, socketId: binding.socketId });
+  }
+
+  #fromAgent(agent: Peer, data: RawData, isBinary: boolean): void {
+    if (!isBinary) {
+      this.#refuse(agent, 'ERR_PROTOCOL_INVALID_MESSAGE', byteLength(data), true);
+      agent.ws.close(MEDIA_CLOSE.invalid, 'binary envelopes only');
+      return;
+    }
+    const env = decodeMediaEnvelope(toBytes(data));
+    if (!env.ok) {
+      this.#refuse(agent, env.reason === 'too_large' ? 'ERR_PROTOCOL_MESSAGE_TOO_LARGE' : 'ERR_PROTOCOL_INVALID_MESSAGE', byteLength(data), true);
+      agent.ws.close(MEDIA_CLOSE.invalid, 'not a media envelope');
+      return;
+    }
+    let kind: 'chunk' | 'other';
+    try {
+      const type = peekMessageType(env.payload);
+      if (type === 'frame') throw new Error('unchunked frame');
+      kind = type === 'chunk' ? 'chunk' : 'other';
+      // The relay queue reads chunk headers: a malformed one is refused here.
+      if (kind === 'chunk') readChunkHeader(env.payload);
+    } catch {
+      this.#refuse(agent, 'ERR_PROTOCOL_INVALID_MESSAGE', byteLength(data), true);
+      agent.ws.close(MEDIA_CLOSE.invalid, 'not a codec chunk or cursor message');
+      return;
+    }
+    for (const id of env.to) {
+      const viewer = this.#peers.get(id);
+      if (!viewer) continue; // gone (or not on this process): the agent learns it from the notice
+      // Only viewers of this very session.
+      if (viewer.binding.role !== 'viewer' || viewer.binding.sessionId !== agent.binding.sessionId) {
+        this.#refuse(agent, 'ERR_SIGNAL_NOT_ALLOWED', env.payload.length, false);
+        continue;
+      }
+      this.hub.forward(id, env.payload, kind);
+    }
+  }
+
+  #refused = new Set<string>();
+  /** Reported once per socket and code (the parent audits it): a flood cannot flood the audit. */
+  #refuse(peer: Peer, code: Extract<FromRelay, { type: 'refused' }>['code'], bytes: number, closed: boolean): void {
+    const key = `${peer.binding.socketId}:${code}`;
+    if (this.#refused.has(key)) return;
+    this.#refused.add(key);
+    if (this.#refused.size > 10_000) this.#refused.clear();
+    this.#send({ type: 'refused', role: peer.binding.role, socketId: peer.binding.socketId, code, bytes, closed });
+  }
+
+  #toAgentOf(sessionId: string, notice: MediaAgentNotice): void {
+    const id = this.#agentOf.get(sessionId);
+    const agent = id ? this.#peers.get(id) : undefined;
+    if (agent) this.#notice(agent, notice);
+  }
+
+  #notice(agent: Peer, notice: MediaAgentNotice): void {
+    if (agent.ws.readyState === agent.ws.OPEN) agent.ws.send(JSON.stringify(notice));
+  }
+
+  #reportStats(): void {
+    const bytes = this.hub.bytesForwarded - this.#stats.bytesForwarded;
+    const dropped = this.hub.framesDropped - this.#stats.framesDropped;
+    this.#stats = { bytesForwarded: this.hub.bytesForwarded, framesDropped: this.hub.framesDropped };
+    this.#send({ type: 'stats', bytesForwarded: bytes, framesDropped: dropped, queuedBytes: this.hub.totalQueuedBytes() });
+  }
+
+  /** Close every media socket (the process is stopping). */
+  close(): void {
+    clearInterval(this.#statsTimer);
+    for (const p of this.#peers.values()) p.ws.close(MEDIA_CLOSE.stopping, 'stopping');
+  }
+}
+
+/** A viewer's media socket as the relay queue sees it. */
+function wsTransport(ws: WebSocket): ViewerTransport {
+  return {
+    send: (chunk) => {
+      if (ws.readyState === ws.OPEN) ws.send(chunk, { binary: true });
+    },
+    bufferedBytes: () => ws.bufferedAmount,
+    onDrain(cb) {
+      const tcp = (ws as unknown as { _socket?: Socket })._socket;
+      let fired = false;
+      const fire = () => {
+        if (fired) return;
+        fired = true;
+        tcp?.off('drain', fire);
+        clearTimeout(timer);
+        cb();
+      };
+      tcp?.on('drain', fire);
+      const timer = setTimeout(fire, DRAIN_FALLBACK_MS);
+    },
+  };
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+}
+
+function byteLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
+}

@@ -24,6 +24,17 @@ describe('forced relay', () => {
     console.info(`[relay] first frame ${viewer.stats.firstFrameMs} ms after join`);
   });
 
+  it('moves the viewer onto the media plane (the relay process) and keeps the picture intact', async () => {
+    const viewer = sc.viewers[0]!;
+    // The agent opened its media socket and switched this viewer at a keyframe.
+    await sc.agent.waitForLog((l) => l.msg === 'media plane open');
+    const before = viewer.stats.mediaMessages;
+    const frames = await collectFrames(viewer, 20);
+    expect(viewer.stats.mediaMessages).toBeGreaterThan(before);
+    expectStampedFrames(frames, sc.startedAt);
+    expect(viewer.stats.codecErrors + viewer.stats.decodeErrors + viewer.stats.deltasWithoutBase).toBe(0);
+  });
+
   it('answers a keyframe request over the relay with a keyframe', async () => {
     const viewer = sc.viewers[0]!;
     const next = viewer.nextFrame((f) => f.keyframe);

@@ -99,6 +99,7 @@ const nearValid: Record<string, fc.Arbitrary<unknown>> = {
   'relay:window': fc.record({ viewerId: peerId, frames: fc.oneof(fc.integer({ min: -1, max: 5 }), fc.constantFrom(1.5, 2 ** 32), scalar) }, { requiredKeys: [] }),
   'relay:ack': fc.record({ frameId: fc.oneof(fc.nat(), fc.constantFrom(-1, 2 ** 32, 1.5), scalar) }, { requiredKeys: [] }),
   'console:ping': fc.oneof(fc.constant({}), value),
+  'relay:media-ticket': fc.oneof(fc.constant({}), value),
 };
 const argsFor = (event: string) => fc.oneof({ weight: 3, arbitrary: nearValid[event]!.map((p) => [p]) }, { weight: 2, arbitrary: value.map((p) => [p]) }, { weight: 1, arbitrary: fc.array(value, { maxLength: 3 }) });
 

@@ -64,6 +64,7 @@ const EVENTS: Record<PlaneName, Record<string, string>> = {
     'path:report': 'the agent, about a viewer of its own session',
     'relay:frame': 'the agent, codec chunks/cursors ≤ RELAY_CHUNK_MAX_BYTES (256 KiB) for viewers of its own session',
     'relay:window': 'the agent, capping the relay credit window (1..RELAY_ACK_WINDOW_FRAMES) of a viewer of its own session',
+    'relay:media-ticket': 'the agent, for a single-use ticket that opens one media-plane socket bound to this connection and its session',
   },
   viewer: {
     'signal:offer': 'a viewer, to its session’s agent',
@@ -73,6 +74,7 @@ const EVENTS: Record<PlaneName, Record<string, string>> = {
     'relay:input': 'a viewer with control, throttled',
     'keyframe:request': 'a viewer, to its session’s agent',
     'relay:ack': 'a viewer, about frames relayed to itself (flow control, no reply)',
+    'relay:media-ticket': 'a viewer, for a single-use ticket that opens one receive-only media-plane socket bound to this connection',
   },
   console: {
     'console:ping': 'any signed-in user with a console ticket',

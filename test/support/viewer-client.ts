@@ -6,9 +6,10 @@
 import wrtc from '@roamhq/wrtc';
 import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
+import WebSocket from 'ws';
 import { decodeFrame, FrameReassembler, peekMessageType, readChunkHeader, readStamp, rectImageScale, type Frame, type StampValue } from '@guruconnect/shared/codec';
 import { PROTOCOL_VERSION, RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
-import { DATA_CHANNEL_LABELS, viewerWelcomeSchema, type DataChannelMessage, type IceServer, type InputMessage, type MediaPath } from '@guruconnect/shared/protocol';
+import { DATA_CHANNEL_LABELS, mediaTicketSchema, viewerWelcomeSchema, type DataChannelMessage, type IceServer, type InputMessage, type MediaPath } from '@guruconnect/shared/protocol';
 
 export type ViewerWelcome = ReturnType<typeof viewerWelcomeSchema.parse>;
 
@@ -40,6 +41,11 @@ export interface ViewerClientOptions {
   decode?: boolean;
   /** A technician's access token from an earlier login: `join` skips the login (as the web app, already signed in). */
   accessToken?: string;
+  /**
+   * Open the media plane (`/ws/media`) once relayed frames arrive, as the web app does (default
+   * true). Off: relayed frames come only as `relay:frame` on socket.io.
+   */
+  mediaPlane?: boolean;
 }
 
 export interface FrameEvent {
@@ -78,6 +84,8 @@ export interface ViewerStats {
   /** RTCPeerConnection (re)created for an offer. */
   peerConnections: number;
   socketConnects: number;
+  /** Relayed messages that arrived on the media plane (the rest came as `relay:frame`). */
+  mediaMessages: number;
 }
 
 type Ack = { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } };
@@ -139,6 +147,7 @@ export class ViewerClient {
     keyframeRequests: 0,
     peerConnections: 0,
     socketConnects: 1,
+    mediaMessages: 0,
   };
   /** Control messages the agent sent on the P2P input channel. */
   readonly controlMessages: DataChannelMessage[] = [];
@@ -157,6 +166,8 @@ export class ViewerClient {
   readonly #link: { queue: Array<{ bytes: Uint8Array; at: number }>; freeAt: number; timer: NodeJS.Timeout | null } = { queue: [], freeAt: 0, timer: null };
   #windowBytes = 0;
   #closed = false;
+  /** The media-plane socket: null until relayed frames arrive; `'opening'` while its ticket is on the way. */
+  #media: WebSocket | 'opening' | 'failed' | null = null;
 
   private constructor(o: ViewerClientOptions, socket: Socket, welcome: ViewerWelcome) {
     this.o = o;
@@ -278,6 +289,7 @@ export class ViewerClient {
     if (this.#resumeTimer) clearTimeout(this.#resumeTimer);
     if (this.#link.timer) clearTimeout(this.#link.timer);
     this.closePeer();
+    if (this.#media instanceof WebSocket) this.#media.close();
     this.socket.removeAllListeners();
     this.socket.disconnect();
     await this.#work.catch(() => {});
@@ -291,8 +303,8 @@ export class ViewerClient {
     if (this.#closed) return;
     switch (event) {
       case 'relay:frame':
-        if (this.o.maxBytesPerS === undefined) this.#onBytes(toBytes(payload), 'relay');
-        else this.#onLink(toBytes(payload), this.o.maxBytesPerS);
+        this.#onRelayed(toBytes(payload));
+        if (this.#media === null && this.o.mediaPlane !== false) void this.#openMedia();
         return;
       case 'signal:offer':
         void this.#onOffer(payload as { description?: { type: string; sdp: string } });
@@ -380,8 +392,55 @@ export class ViewerClient {
     link.timer = setTimeout(run, Math.max(1, link.queue[0]!.at - Date.now()));
   }
 
+  /** A relayed message from either socket (socket.io's `relay:frame` or the media plane). */
+  #onRelayed(bytes: Uint8Array): void {
+    if (this.o.maxBytesPerS === undefined) this.#onBytes(bytes, 'relay');
+    else this.#onLink(bytes, this.o.maxBytesPerS);
+  }
+
+  /**
+   * The media plane, as the web app opens it: a single-use ticket over socket.io, then a plain
+   * WebSocket whose binary messages are relayed frames. One attempt per connection; on any failure
+   * the relay stays on socket.io.
+   */
+  async #openMedia(): Promise<void> {
+    this.#media = 'opening';
+    const ack = (await this.socket.timeout(5000).emitWithAck('relay:media-ticket', {}).catch(() => null)) as { ok?: boolean; data?: unknown } | null;
+    const t = ack?.ok ? mediaTicketSchema.safeParse(ack.data) : null;
+    if (!t?.success || this.#closed) {
+      this.#media = 'failed';
+      return;
+    }
+    const url = new URL(t.data.path, this.o.baseUrl.replace(/^http/, 'ws'));
+    url.searchParams.set('ticket', t.data.ticket);
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    this.#media = ws;
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (!isBinary || this.#closed) return;
+      this.stats.mediaMessages++;
+      this.#onRelayed(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    });
+    ws.on('error', () => undefined);
+    ws.on('close', () => {
+      if (this.#media === ws) this.#media = 'failed';
+    });
+  }
+
+  /** The WebSockets relayed frames arrive on (socket.io's, and the media plane's when open). */
   #relayWs(): { pause?(): void; resume?(): void } | undefined {
-    return (this.socket.io.engine as unknown as { transport?: { ws?: { pause?(): void; resume?(): void } } }).transport?.ws;
+    const engineWs = (this.socket.io.engine as unknown as { transport?: { ws?: { pause?(): void; resume?(): void } } }).transport?.ws;
+    const media = this.#media instanceof WebSocket ? this.#media : null;
+    if (!media) return engineWs;
+    return {
+      pause: () => {
+        engineWs?.pause?.();
+        media.pause();
+      },
+      resume: () => {
+        engineWs?.resume?.();
+        media.resume();
+      },
+    };
   }
 
   /** Reassemble synchronously in arrival order (one reassembler per stream); decode in a queue. */

@@ -8,6 +8,7 @@ import {
   viewerJoinedSchema,
   relayCreditSchema,
   viewerLeftSchema,
+  mediaTicketSchema,
 } from '@guruconnect/shared/protocol';
 import type { Logger } from '../log/logger.ts';
 import { backoffDelayMs, RECONNECT_BACKOFF, type BackoffOptions } from './backoff.ts';
@@ -17,6 +18,8 @@ export type AgentWelcome = z.infer<typeof agentWelcomeSchema>;
 export type ViewerJoined = z.infer<typeof viewerJoinedSchema>;
 export type SignalDelivery = z.infer<typeof signalDeliverySchema>;
 export type SignalKind = 'offer' | 'answer' | 'candidate';
+/** A media-plane ticket, or why there is none (an error code, or `timeout`). */
+export type MediaTicketReply = { ok: true; ticket: string; path: string } | { ok: false; code: string };
 
 // Server → agent events that `shared` has no schema for yet (reported upstream).
 const keyframeRequestDeliverySchema = z.object({ from: z.string().min(1).max(64), reason: z.string().max(64).optional() });
@@ -52,6 +55,8 @@ export interface AgentConnectionOptions {
   connectTimeoutMs?: number;
 }
 
+/** A media ticket not granted within this time is given up on (the relay carries on over socket.io). */
+const MEDIA_TICKET_TIMEOUT_MS = 5000;
 /** A connection that lasted this long resets the backoff. */
 const STABLE_CONNECTION_MS = 10_000;
 
@@ -95,6 +100,28 @@ export class AgentConnection {
   /** Bytes accepted by `send` that have not reached the network yet (engine.io write buffer + WebSocket buffer). */
   bufferedBytes(): number {
     return this.#socket ? socketBufferedBytes(this.#socket) : 0;
+  }
+
+  /** A single-use media-plane ticket for this connection (`relay:media-ticket`). */
+  async requestMediaTicket(): Promise<MediaTicketReply> {
+    if (!this.ready) return { ok: false, code: 'ERR_SESSION_NOT_CONNECTED' };
+    try {
+      const ack = (await this.#socket!.timeout(MEDIA_TICKET_TIMEOUT_MS).emitWithAck('relay:media-ticket', {})) as { ok?: boolean; data?: unknown; error?: { code?: unknown } };
+      if (!ack?.ok) return { ok: false, code: typeof ack?.error?.code === 'string' ? ack.error.code : 'ERR_INTERNAL' };
+      const t = mediaTicketSchema.safeParse(ack.data);
+      return t.success ? { ok: true, ...t.data } : { ok: false, code: 'ERR_PROTOCOL_INVALID_MESSAGE' };
+    } catch {
+      return { ok: false, code: 'timeout' };
+    }
+  }
+
+  /** The media plane's URL on this server (carries the ticket: never logged). */
+  mediaUrl(path: string, ticket: string): string {
+    const u = new URL(this.#o.serverUrl);
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    u.pathname = path;
+    u.search = `?ticket=${encodeURIComponent(ticket)}`;
+    return u.toString();
   }
 
   /** Stop for good: no more reconnects. Idempotent. */

@@ -1,4 +1,4 @@
-import { INPUT_MAX_MESSAGE_BYTES, RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
+import { INPUT_MAX_MESSAGE_BYTES, MEDIA_MAX_TARGETS, RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
 import { rechunk } from '@guruconnect/shared/codec';
 import { inputMessageSchema, parseDataChannelMessage, type IceServer, type MediaPath } from '@guruconnect/shared/protocol';
 import type { ScreenSource } from '../capture/screen-source.ts';
@@ -11,6 +11,7 @@ import { InputGate, messageBytes } from './input-gate.ts';
 import { createPeerLink, type PeerLinkFactory, type SignalPayload } from './peer-link.ts';
 import { StreamLoop, type StreamTarget } from './stream-loop.ts';
 import { ViewerLink } from './viewer-link.ts';
+import { MediaLink, type MediaSocket, type MediaTicketPort } from './media-link.ts';
 
 /** Bytes the agent's server socket may hold unsent before relay viewers count as congested. */
 export const RELAY_HIGH_WATER_BYTES = 1024 * 1024;
@@ -20,7 +21,7 @@ const RELAY_MAX_TARGETS = 64;
 const REANNOUNCE_WAIT_MS = 3000;
 
 /** The signalling link as the media session uses it (the AgentConnection in production). */
-export interface SignallingPort {
+export interface SignallingPort extends Partial<MediaTicketPort> {
   readonly ready: boolean;
   send(event: string, payload: unknown): boolean;
   bufferedBytes(): number;
@@ -39,6 +40,8 @@ export interface MediaSessionOptions {
   disconnectGraceMs?: number;
   signalling: SignallingPort;
   createPeer?: PeerLinkFactory;
+  /** The media plane's socket (tests); the `ws` client otherwise. */
+  createMediaSocket?: (url: string) => MediaSocket;
   log: Logger;
 }
 
@@ -52,6 +55,8 @@ export class MediaSession {
   readonly #viewers = new Map<string, ViewerLink>();
   readonly #loop: StreamLoop;
   readonly input: InputGate;
+  /** Relayed frames without socket.io, when the signalling link can get media tickets. */
+  readonly #media: MediaLink | null;
   #welcome: AgentWelcome | null = null;
   #unconfirmed = new Set<string>();
   #pruneTimer: NodeJS.Timeout | null = null;
@@ -61,6 +66,17 @@ export class MediaSession {
     this.#o = o;
     this.#log = o.log;
     this.input = new InputGate(o.sink, o.log.child({ component: 'input' }));
+    const s = o.signalling;
+    this.#media =
+      s.requestMediaTicket && s.mediaUrl
+        ? new MediaLink({
+            port: { requestMediaTicket: () => s.requestMediaTicket!(), mediaUrl: (path, ticket) => s.mediaUrl!(path, ticket) },
+            log: o.log.child({ component: 'media-plane' }),
+            onViewers: (on, off) => this.#mediaViewers(on, off),
+            onCredit: (viewerId, open) => this.onRelayCredit(viewerId, open),
+            ...(o.createMediaSocket ? { createSocket: o.createMediaSocket } : {}),
+          })
+        : null;
     this.#loop = new StreamLoop({
       source: o.source,
       pipeline: o.pipeline,
@@ -133,7 +149,7 @@ export class MediaSession {
       port: {
         signal: (to, kind, payload) => this.#signal(to, kind, payload),
         reportPath: (viewerId, path, reason) => this.#reportPath(viewerId, path, reason),
-        relayCongested: () => !this.#o.signalling.ready || this.#o.signalling.bufferedBytes() > RELAY_HIGH_WATER_BYTES,
+        relayCongested: () => !this.#o.signalling.ready || this.#o.signalling.bufferedBytes() > RELAY_HIGH_WATER_BYTES || (this.#media?.bufferedBytes() ?? 0) > RELAY_HIGH_WATER_BYTES,
         relayWindow: (viewerId, frames) => void this.#o.signalling.send('relay:window', { viewerId, frames }),
         inputData: (link, data) => this.#onP2PInput(link, data),
       },
@@ -183,7 +199,21 @@ export class MediaSession {
     this.#viewers.get(viewerId)?.relayCredit(open);
   }
 
+  /**
+   * The relay process can (`on`) or can no longer (`off`) reach these viewers on the media plane.
+   * Their frames change path at the next update, which is a keyframe: frames still queued on the
+   * other path may arrive after it, and only a keyframe makes them harmless.
+   */
+  #mediaViewers(on: string[], off: string[]): void {
+    for (const id of [...on, ...off]) {
+      const link = this.#viewers.get(id);
+      if (link) link.needsKeyframe = true;
+    }
+    this.#log.debug('media plane viewers', { on: on.length, off: off.length });
+  }
+
   onDisconnected(): void {
+    this.#media?.reset();
     // Relay viewers starve until the socket is back (they count as congested, so they get a keyframe
     // after); P2P viewers carry on.
     this.#log.info('server link down; p2p viewers continue', { viewers: this.#viewers.size });
@@ -194,6 +224,7 @@ export class MediaSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#loop.stop();
+    this.#media?.close();
     if (this.#pruneTimer) clearTimeout(this.#pruneTimer);
     for (const link of this.#viewers.values()) link.close(reason);
     this.#viewers.clear();
@@ -254,11 +285,28 @@ export class MediaSession {
         link.p2pBroken('send_failed');
       }
     }
+    if (relayIds.length === 0) return;
     // The relay takes larger messages than a data channel: one socket.io message per frame
     // instead of one per 64 KiB (the per-message cost dominates on the relay).
-    const relayMessages = relayIds.length > 0 ? rechunk(update.messages, RELAY_CHUNK_MAX_BYTES) : [];
-    for (let i = 0; i < relayIds.length; i += RELAY_MAX_TARGETS) {
-      const batch = relayIds.slice(i, i + RELAY_MAX_TARGETS);
+    const relayMessages = rechunk(update.messages, RELAY_CHUNK_MAX_BYTES);
+    const media = this.#media;
+    media?.want();
+    const onMedia = media ? relayIds.filter((id) => media.has(id)) : [];
+    const onSocketIo = onMedia.length > 0 ? relayIds.filter((id) => !media!.has(id)) : relayIds;
+    for (let i = 0; i < onMedia.length; i += MEDIA_MAX_TARGETS) {
+      const batch = onMedia.slice(i, i + MEDIA_MAX_TARGETS);
+      for (const data of relayMessages) {
+        if (!media!.send(batch, data)) {
+          for (const id of batch) {
+            const link = this.#viewers.get(id);
+            if (link) link.needsKeyframe = true;
+          }
+          break;
+        }
+      }
+    }
+    for (let i = 0; i < onSocketIo.length; i += RELAY_MAX_TARGETS) {
+      const batch = onSocketIo.slice(i, i + RELAY_MAX_TARGETS);
       const to = batch.length === 1 ? batch[0]! : batch;
       for (const data of relayMessages) {
         if (!this.#o.signalling.send('relay:frame', { to, data })) {

@@ -10,7 +10,8 @@ import { MEDIA_MAX_TARGETS, RELAY_CHUNK_MAX_BYTES } from '../limits.ts';
  *
  * - agent → server, binary: an envelope (`encodeMediaEnvelope`) addressing viewers of its session;
  * - server → viewer, binary: the relayed codec message, exactly as `relay:frame` carries it;
- * - server → agent, text: `mediaAgentNoticeSchema` (which viewers the relay process can reach);
+ * - server → agent, text: `mediaAgentNoticeSchema` (which viewers the relay process can reach, and
+ *   their relay credit);
  * - viewers send nothing on it; acks, input and keyframe requests stay on socket.io.
  */
 
@@ -19,13 +20,17 @@ export const mediaTicketSchema = z.object({ ticket: z.string().regex(/^gcm_[A-Za
 export type MediaTicket = z.infer<typeof mediaTicketSchema>;
 
 /**
- * server → agent on the media plane: these viewers of the session now have (`on`) or no longer
- * have (`off`) a media socket on the same relay process, so frames for them may go on the media
- * plane. Every other viewer stays on `relay:frame`. Switching a viewer either way needs a keyframe.
+ * server → agent on the media plane:
+ * - `viewers`: these viewers of the session now have (`on`) or no longer have (`off`) a media
+ *   socket on the same relay process, so frames for them may go on the media plane. Every other
+ *   viewer stays on `relay:frame`. Switching a viewer either way needs a keyframe.
+ * - `credit`: a media viewer's relay credit opened or closed (as `relay:credit` on socket.io, but
+ *   straight from the relay process that holds its queue).
  */
-export const mediaAgentNoticeSchema = z
-  .object({ type: z.literal('viewers'), on: z.array(z.string().min(1).max(64)).max(1024), off: z.array(z.string().min(1).max(64)).max(1024) })
-  .strict();
+export const mediaAgentNoticeSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('viewers'), on: z.array(z.string().min(1).max(64)).max(1024), off: z.array(z.string().min(1).max(64)).max(1024) }).strict(),
+  z.object({ type: z.literal('credit'), viewerId: z.string().min(1).max(64), open: z.boolean() }).strict(),
+]);
 export type MediaAgentNotice = z.infer<typeof mediaAgentNoticeSchema>;
 
 /** Close codes of media sockets (4000–4999 are the application's). */

@@ -63,9 +63,18 @@ async function pair(name: string) {
   const vm = openMedia(await ticketOf(viewer.socket));
   await vm.opened;
   const viewerId = viewer.welcome.viewerId as string;
-  await until(() => am.text.some((n) => mediaAgentNoticeSchema.parse(n).on.includes(viewerId)));
+  await until(() => am.text.some((n) => onOf(n).includes(viewerId)));
   return { agent, viewer, am, vm, viewerId };
 }
+
+const onOf = (n: unknown) => {
+  const p = mediaAgentNoticeSchema.parse(n);
+  return p.type === 'viewers' ? p.on : [];
+};
+const offOf = (n: unknown) => {
+  const p = mediaAgentNoticeSchema.parse(n);
+  return p.type === 'viewers' ? p.off : [];
+};
 
 const frameChunks = (id: number, bytes = 300_000) =>
   chunkFrame(encodeFrame({ seq: id, captureTsMs: Date.now(), keyframe: true, screenWidth: 16, screenHeight: 16, rects: [{ x: 0, y: 0, width: 16, height: 16, codec: 'jpeg', data: new Uint8Array(bytes).fill(id) }] }), id, RELAY_CHUNK_MAX_BYTES);
@@ -84,10 +93,12 @@ describe('media plane', () => {
     for (const x of [agent.socket, viewer.socket, am.ws, vm.ws]) x.close();
   });
 
-  it('holds frames beyond the credit window until the viewer acknowledges over socket.io, and tells the agent', async () => {
+  it('holds frames beyond the credit window until the viewer acknowledges over socket.io, and tells the agent on its media socket', async () => {
     const { agent, viewer, am, vm, viewerId } = await pair('media-credit');
-    const credit: Array<{ viewerId: string; open: boolean }> = [];
-    agent.socket.on('relay:credit', (c: { viewerId: string; open: boolean }) => credit.push(c));
+    const credit = {
+      filter: () => am.text.map((n) => mediaAgentNoticeSchema.parse(n)).filter((n) => n.type === 'credit'),
+      some: (f: (c: { viewerId: string; open: boolean }) => boolean) => credit.filter().some(f),
+    };
     for (let id = 1; id <= 5; id++) for (const c of frameChunks(id, 1000)) am.ws.send(encodeMediaEnvelope([viewerId], c));
     // Window of 3 frames: the 4th and 5th wait, and the agent hears the credit shut.
     await until(() => vm.binary.length === 3);
@@ -125,7 +136,7 @@ describe('media plane', () => {
     const { agent, viewer, am, vm, viewerId } = await pair('media-detach');
     viewer.socket.close();
     expect(await vm.closedWith).toBe(MEDIA_CLOSE.detached);
-    await until(() => am.text.some((n) => mediaAgentNoticeSchema.parse(n).off.includes(viewerId)));
+    await until(() => am.text.some((n) => offOf(n).includes(viewerId)));
     for (const x of [agent.socket, am.ws]) x.close();
   });
 

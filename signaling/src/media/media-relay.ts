@@ -152,10 +152,9 @@ export class MediaRelay {
 
   #spawn(): Promise<ChildProcess> {
     const options: RelayProcessOptions = { maxQueueBytes: this.#o.maxQueueBytes, highWaterBytes: this.#o.highWaterBytes, statsIntervalMs: this.#o.statsIntervalMs ?? 1000 };
-    const child = fork(fileURLToPath(new URL('./relay-process.ts', import.meta.url)), [], {
+    const child = fork(fileURLToPath(new URL('./relay-process.ts', import.meta.url)), [JSON.stringify(options)], {
       execArgv: ['--import', 'tsx'],
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      env: { ...process.env, GC_MEDIA_RELAY_OPTIONS: JSON.stringify(options) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const log = this.#o.logger;

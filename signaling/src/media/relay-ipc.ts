@@ -34,7 +34,7 @@ export type FromRelay =
   /** Since the last report. */
   | { type: 'stats'; bytesForwarded: number; framesDropped: number; queuedBytes: number };
 
-/** Settings the parent passes in the child's environment (`GC_MEDIA_RELAY_OPTIONS`, JSON). */
+/** Settings the parent passes as the child's first argument (JSON). */
 export interface RelayProcessOptions {
   maxQueueBytes: number;
   highWaterBytes: number;

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { MediaRelayCore } from './relay-core.ts';
 import type { FromRelay, RelayProcessOptions, ToRelay } from './relay-ipc.ts';
 
-const options = JSON.parse(process.env.GC_MEDIA_RELAY_OPTIONS ?? '{}') as RelayProcessOptions;
+const options = JSON.parse(process.argv[2] ?? '{}') as RelayProcessOptions;
 const send = (m: FromRelay) => {
   if (process.connected) process.send?.(m);
 };

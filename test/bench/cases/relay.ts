@@ -44,13 +44,13 @@ async function sioRelayOnce(durationMs: number, messageBytes: number): Promise<n
 const METRICS_TOKEN = 'bench-metrics-token-0123456789';
 
 /** MB/s through our relay, and the server's JS heap after it (MiB; null in quick mode). */
-async function gcRelayOnce(durationMs: number, quick: boolean, chunkBytes: number): Promise<{ mbps: number; heapMiB: number | null }> {
+async function gcRelayOnce(durationMs: number, quick: boolean, chunkBytes: number, transport: 'media' | 'socketio' = 'media'): Promise<{ mbps: number; heapMiB: number | null }> {
   // Quick mode reuses the run's shared server (a server start costs more than the measurement).
   const gc = quick ? await sharedGcServer(BENCH_SERVER_ENV) : await gcServer({ METRICS_TOKEN });
   try {
-    const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'frames', chunkBytes });
+    const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'frames', chunkBytes, transport });
     const { sessionId } = await agent.next<{ sessionId: string }>('ready');
-    const viewer = startRole('gc-endpoint', { url: gc.server.url, mode: 'viewer', token: await gc.viewerToken(sessionId), sessionId, durationMs, workload: 'frames' });
+    const viewer = startRole('gc-endpoint', { url: gc.server.url, mode: 'viewer', token: await gc.viewerToken(sessionId), sessionId, durationMs, workload: 'frames', transport });
     const r = await viewer.next<{ bytes: number; ms: number }>('result');
     await Promise.all([agent.stop(), viewer.stop()]);
     return { mbps: r.bytes / MB / (r.ms / 1000), heapMiB: quick ? null : await serverHeapMiB(gc.server.url) };
@@ -67,9 +67,10 @@ async function serverHeapMiB(url: string): Promise<number | null> {
 }
 
 /**
- * Relay goodput through the server vs a plain ws 2-hop relay carrying the same messages (the
- * agent's relay chunks, RELAY_CHUNK_MAX_BYTES), interleaved repetitions. Full runs also measure
- * the same three at 64 KiB messages, the relay's chunk size before it had its own.
+ * Relay goodput through the server (the media plane, as the product relays) vs a plain ws 2-hop
+ * relay carrying the same messages (the agent's relay chunks, RELAY_CHUNK_MAX_BYTES), interleaved
+ * repetitions. Full runs also measure our relay over socket.io only, the references that located
+ * the heap limit, and a set at 64 KiB messages.
  */
 export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
   const reps = o.quick ? 1 : 3;
@@ -77,6 +78,7 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
   const base: number[] = [];
   const ours: number[] = [];
   const bareSio: number[] = [];
+  const overSocketIo: number[] = [];
   const heaps: number[] = [];
   for (let i = 0; i < reps; i++) {
     base.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES));
@@ -84,7 +86,13 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
     ours.push(r.mbps);
     if (r.heapMiB !== null) heaps.push(r.heapMiB);
     // Quick mode proves the cases run; the reference points are for full runs.
-    if (!o.quick) bareSio.push(await sioRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES));
+    if (!o.quick) {
+      bareSio.push(await sioRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES));
+      // Our relay without the media plane (MEDIA_RELAY=off, or a client that does not open it).
+      const sio = await gcRelayOnce(durationMs, false, RELAY_CHUNK_MAX_BYTES, 'socketio');
+      overSocketIo.push(sio.mbps);
+      if (sio.heapMiB !== null) heaps.push(sio.heapMiB);
+    }
   }
   const ratios = ours.map((v, i) => v / base[i]!);
   const ratio = median(ratios);
@@ -103,6 +111,8 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
       handoff.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES, 'ws-relay-handoff', { ballastMiB }));
     }
     reference = {
+      oursOverSocketIoMBps: Number(median(overSocketIo).toFixed(1)),
+      oursOverSocketIoRatio: ratioTo(median(overSocketIo), median(base)),
       serverHeapMiB: ballastMiB,
       wsWithServerHeapMBps: Number(median(bigHeap).toFixed(1)),
       wsWithServerHeapRatio: ratioTo(median(bigHeap), median(base)),
@@ -115,6 +125,7 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
       // One interleaved set at 64 KiB messages: the cost per socket.io message.
       wsAt64KiBMBps: Number(ws64.toFixed(1)),
       oursAt64KiB: ratioTo((await gcRelayOnce(durationMs, false, 64 * 1024)).mbps, ws64),
+      oursOverSocketIoAt64KiB: ratioTo((await gcRelayOnce(durationMs, false, 64 * 1024, 'socketio')).mbps, ws64),
       bareSocketIoAt64KiB: ratioTo(await sioRelayOnce(durationMs, 64 * 1024), ws64),
     };
   }

@@ -1,8 +1,10 @@
-// GuruConnect relay endpoints: an agent streaming valid codec chunks as relay:frame (paced by its
-// socket's unsent bytes, as the agent is), and a viewer counting relayed bytes; also relay input
-// latency probes.
-import { io } from 'socket.io-client';
+// GuruConnect relay endpoints: an agent streaming valid codec chunks (paced by its socket's unsent
+// bytes, as the agent is) on the media plane (`/ws/media`, as the agent and the web app do) or as
+// socket.io `relay:frame`, and a viewer counting relayed bytes; also relay input latency probes.
+import { io, type Socket } from 'socket.io-client';
+import WebSocket from 'ws';
 import { chunkFrame, encodeFrame, readChunkHeader } from '@guruconnect/shared/codec';
+import { encodeMediaEnvelope, mediaAgentNoticeSchema, mediaTicketSchema } from '@guruconnect/shared/protocol';
 import { RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
 import { socketBufferedBytes } from '../../../agent/src/connection/agent-connection.ts';
 import { goodputCounter, SENDER_BUFFER_BYTES } from '../lib/goodput.ts';
@@ -24,11 +26,29 @@ interface Args {
   ack?: boolean;
   /** agent, frames: bytes per frame (default ~3.9 MiB). */
   frameBytes?: number;
+  /** frames: the media plane (default, as the product) or socket.io `relay:frame` only. */
+  transport?: 'media' | 'socketio';
 }
 const a = roleArgs<Args>();
 // A viewer that acknowledges frames says so, as the product's viewers do (credit from the first frame).
 const query = a.mode === 'agent' ? { agent_id: 'bench-agent', name: 'Bench', api_key: a.key!, protocol: '1' } : { token: a.token!, session_id: a.sessionId!, protocol: '1', ...(a.workload === 'frames' && a.ack !== false ? { relay_acks: '1' } : {}) };
 const socket = io(a.url, { path: `/ws/${a.mode}`, query, transports: ['websocket'], reconnection: false });
+const useMedia = a.workload === 'frames' && a.transport !== 'socketio';
+
+/** The media plane for this socket.io connection, as the agent and the web app open it. */
+async function openMedia(s: Socket): Promise<WebSocket> {
+  const ack = (await s.timeout(5000).emitWithAck('relay:media-ticket', {})) as { ok: boolean; data?: unknown };
+  if (!ack.ok) throw new Error(`no media ticket: ${JSON.stringify(ack)}`);
+  const t = mediaTicketSchema.parse(ack.data);
+  const url = new URL(t.path, a.url.replace(/^http/, 'ws'));
+  url.searchParams.set('ticket', t.ticket);
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return ws;
+}
 socket.on('connect_error', (e) => {
   report({ type: 'error', message: e.message });
   process.exit(1);
@@ -62,15 +82,35 @@ if (a.mode === 'agent') {
       open = c.open;
       if (open) pump();
     });
+    let send: (chunk: Uint8Array) => void = (chunk) => socket.emit('relay:frame', { to: v.viewerId, data: chunk });
+    let buffered = () => socketBufferedBytes(socket);
     const pump = () => {
-      while (socketBufferedBytes(socket) < SENDER_BUFFER_BYTES && Date.now() < end && (open || queue.length > 0)) {
+      while (buffered() < SENDER_BUFFER_BYTES && Date.now() < end && (open || queue.length > 0)) {
         if (queue.length === 0) queue = [...pool[sent++ % pool.length]!];
-        socket.emit('relay:frame', { to: v.viewerId, data: queue.shift()! });
+        send(queue.shift()!);
       }
       if (Date.now() < end && !timer) timer = setTimeout(() => ((timer = null), pump()), 1);
     };
     let timer: NodeJS.Timeout | null = null;
-    pump();
+    if (!useMedia) {
+      pump();
+      return;
+    }
+    // The media plane: frames go on it once the relay process says it reaches this viewer.
+    void openMedia(socket).then((ws) => {
+      const to = [v.viewerId];
+      send = (chunk) => ws.send(encodeMediaEnvelope(to, chunk));
+      buffered = () => ws.bufferedAmount + socketBufferedBytes(socket);
+      ws.on('message', (d: Buffer, isBinary) => {
+        if (isBinary) return;
+        const n = mediaAgentNoticeSchema.parse(JSON.parse(d.toString()));
+        if (n.type === 'credit') {
+          if (n.viewerId !== v.viewerId) return;
+          open = n.open;
+          if (open) pump();
+        } else if (n.on.includes(v.viewerId)) pump();
+      });
+    });
   });
 } else {
   socket.on('session:welcome', () => {
@@ -92,12 +132,14 @@ if (a.mode === 'agent') {
       return;
     }
     const count = goodputCounter(a.durationMs);
-    socket.on('relay:frame', (d: Buffer) => {
+    const onFrame = (d: Buffer) => {
       count(d.length);
       // Acknowledge each whole frame, as viewers do (this turns on the server's credit window).
       if (a.ack === false) return;
       const h = readChunkHeader(d);
       if (h.index === h.count - 1) socket.emit('relay:ack', { frameId: h.frameId });
-    });
+    };
+    socket.on('relay:frame', onFrame);
+    if (useMedia) void openMedia(socket).then((ws) => ws.on('message', (d: Buffer, isBinary) => isBinary && onFrame(d)));
   });
 }

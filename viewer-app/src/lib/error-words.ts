@@ -55,6 +55,7 @@ const WORDS: Record<ErrorCode | ClientErrorCode, string> = {
   ERR_INPUT_NOT_ALLOWED: 'This is a view-only session: your mouse and keyboard are not sent.',
   ERR_INPUT_THROTTLED: 'Input is being sent too fast; some was dropped.',
   ERR_CHAT_NOT_ALLOWED: 'You are not allowed to chat in this session.',
+  ERR_MEDIA_UNAVAILABLE: 'The faster relay is unavailable; the picture keeps coming over the standard relay.',
   ERR_IP_NOT_BLOCKED: 'That address is not blocked (any more).',
   ERR_DB_UNAVAILABLE: 'The server database is unavailable. Try again shortly.',
 };

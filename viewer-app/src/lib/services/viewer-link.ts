@@ -14,6 +14,7 @@ import {
 } from '@guruconnect/shared/protocol';
 import { PROTOCOL_VERSION } from '@guruconnect/shared/limits';
 import { ApiError } from './api.ts';
+import { MediaSocket } from './media-socket.ts';
 import { backoffMs, emitWithAck, onValid, openPlane } from './plane-socket.ts';
 
 export type ViewerWelcome = z.infer<typeof viewerWelcomeSchema>;
@@ -65,7 +66,8 @@ const FINAL_CODES = new Set(['ERR_SESSION_NOT_FOUND', 'ERR_AUTH_FORBIDDEN', 'ERR
 /**
  * A technician's link to one session: the `/ws/viewer` socket, the answering side of the agent's
  * WebRTC offer (`frames` + `input` data channels), the relay fallback (`relay:frame` in,
- * `relay:input` out), and reconnection with a freshly minted viewer token each attempt.
+ * `relay:input` out, and the media-plane socket once on the relay), and reconnection with a
+ * freshly minted viewer token each attempt.
  */
 export class ViewerLink {
   readonly #o: ViewerLinkOptions;
@@ -84,9 +86,12 @@ export class ViewerLink {
   #phase: LinkPhase = 'connecting';
   #path: MediaPath | null = null;
   #closed = false;
+  /** The relay's faster lane, bound to `#socket`; its frames are handled as `relay:frame`s. */
+  readonly #media: MediaSocket;
 
   constructor(o: ViewerLinkOptions) {
     this.#o = o;
+    this.#media = new MediaSocket({ origin: window.location.origin, message: (bytes) => this.#onRelayFrame(bytes) });
   }
 
   get control(): boolean {
@@ -163,6 +168,7 @@ export class ViewerLink {
     if (this.#closed) return;
     const socket = openPlane('/ws/viewer', { token: vt.token, session_id: this.#o.sessionId, relay_acks: '1' });
     this.#socket = socket;
+    this.#media.attach(() => emitWithAck(socket, 'relay:media-ticket', {}));
 
     socket.on('connect', () => {
       this.#attempt = 0;
@@ -187,9 +193,9 @@ export class ViewerLink {
     socket.on('relay:frame', (data: unknown) => {
       const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : null;
       if (!bytes) return;
-      this.#setPath('relay');
-      this.#setPhase('live');
-      this.#o.handlers.codecMessage(bytes, 'relay');
+      this.#onRelayFrame(bytes);
+      // On the relay path: ask for the media socket (lazily, with its own retry gaps).
+      this.#media.relayFrame();
     });
     onValid(socket, 'chat:message', chatMessageSchema, (m) => this.#o.handlers.chat(m));
     onValid(socket, 'agent:offline', z.object({}).passthrough(), () => {
@@ -201,6 +207,13 @@ export class ViewerLink {
     onValid(socket, 'server:disconnect', endedSchema, (m) => {
       if (FINAL_REASONS.has(m.reason)) this.#end(m.reason);
     });
+  }
+
+  /** One relayed codec message, from `relay:frame` or the media socket alike. */
+  #onRelayFrame(bytes: Uint8Array): void {
+    this.#setPath('relay');
+    this.#setPhase('live');
+    this.#o.handlers.codecMessage(bytes, 'relay');
   }
 
   #whenWelcomed(run: () => void): void {
@@ -354,6 +367,8 @@ export class ViewerLink {
     this.#setPath(null);
     this.#welcome = null;
     this.#early = [];
+    // Bound to the socket.io connection (the server would close it with 4001 anyway).
+    this.#media.detach();
     const socket = this.#socket;
     this.#socket = null;
     if (socket) {

@@ -176,6 +176,27 @@ describe('media plane', () => {
     for (const p of [p1, p2, p3]) for (const x of [p.agent.socket, p.viewer.socket, p.am.ws, p.vm.ws]) x.close();
   });
 
+  it('blocks an address that guesses tickets: bad tickets count as failures, then 429 ERR_AUTH_IP_BLOCKED', async () => {
+    const strict = await startTestServer({ env: { BLOCK_THRESHOLD: '3' } });
+    try {
+      const upgrade = (ticket: string) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${strict.port}${MEDIA_PLANE_PATH}?ticket=${ticket}`);
+        return new Promise<number | undefined>((resolve) => {
+          ws.once('unexpected-response', (_req, res) => resolve(res.statusCode));
+          ws.once('open', () => resolve(101));
+          ws.once('error', () => undefined);
+        });
+      };
+      // More than BLOCK_THRESHOLD failures block the address.
+      for (let i = 0; i < 4; i++) expect(await upgrade(`gcm_${String(i).repeat(43)}`)).toBe(401);
+      expect(await upgrade('gcm_' + 'B'.repeat(43))).toBe(429);
+      const rows = await strict.tdb.db.prisma.auditEvent.findMany({ where: { type: 'connection_rejected_blocked_ip' } });
+      expect(rows.some((r) => (r.details as { plane?: string }).plane === 'media')).toBe(true);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('refuses tickets with ERR_MEDIA_UNAVAILABLE when the media plane is off', async () => {
     const off = await startTestServer({ env: { MEDIA_RELAY: 'off' } });
     try {

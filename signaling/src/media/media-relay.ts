@@ -11,8 +11,8 @@ import type { FromRelay, MediaBinding, RelayProcessOptions, ToRelay } from './re
 
 /** After the relay process died, no new one is started for this long (tickets are refused). */
 export const MEDIA_RESTART_BACKOFF_MS = 5000;
-/** Longest wait for a new relay process to say it is ready. */
-const START_TIMEOUT_MS = 20_000;
+/** Longest wait for a new relay process to say it is ready (it compiles its sources with tsx). */
+const START_TIMEOUT_MS = 60_000;
 
 export interface MediaRelayOptions {
   /** False: every ticket request is refused with ERR_MEDIA_UNAVAILABLE (socket.io relay only). */

@@ -96,11 +96,20 @@ if (a.mode === 'agent') {
       pump();
       return;
     }
-    // The media plane: frames go on it once the relay process says it reaches this viewer.
-    void openMedia(socket).then((ws) => {
+    // The media plane: frames go on it once the relay process says it reaches this viewer. Without
+    // it (no ticket, no socket) the agent relays over socket.io, as the product does.
+    const fallBack = (err: unknown) => {
+      process.stderr.write(`gc-endpoint: no media plane (${String(err)}); relaying over socket.io\n`);
+      send = (chunk) => socket.emit('relay:frame', { to: v.viewerId, data: chunk });
+      buffered = () => socketBufferedBytes(socket);
+      pump();
+    };
+    openMedia(socket).then((ws) => {
       const to = [v.viewerId];
-      send = (chunk) => ws.send(encodeMediaEnvelope(to, chunk));
-      buffered = () => ws.bufferedAmount + socketBufferedBytes(socket);
+      // A viewer that never reaches the relay process (its media socket failed) gets socket.io.
+      const noViewer = setTimeout(() => fallBack('the viewer has no media socket'), 5000);
+      ws.once('close', () => fallBack('media socket closed'));
+      const media = (chunk: Uint8Array) => ws.send(encodeMediaEnvelope(to, chunk));
       ws.on('message', (d: Buffer, isBinary) => {
         if (isBinary) return;
         const n = mediaAgentNoticeSchema.parse(JSON.parse(d.toString()));
@@ -108,9 +117,14 @@ if (a.mode === 'agent') {
           if (n.viewerId !== v.viewerId) return;
           open = n.open;
           if (open) pump();
-        } else if (n.on.includes(v.viewerId)) pump();
+        } else if (n.on.includes(v.viewerId)) {
+          clearTimeout(noViewer);
+          send = media;
+          buffered = () => ws.bufferedAmount + socketBufferedBytes(socket);
+          pump();
+        }
       });
-    });
+    }, fallBack);
   });
 } else {
   socket.on('session:welcome', () => {
@@ -140,6 +154,11 @@ if (a.mode === 'agent') {
       if (h.index === h.count - 1) socket.emit('relay:ack', { frameId: h.frameId });
     };
     socket.on('relay:frame', onFrame);
-    if (useMedia) void openMedia(socket).then((ws) => ws.on('message', (d: Buffer, isBinary) => isBinary && onFrame(d)));
+    if (useMedia) {
+      openMedia(socket).then(
+        (ws) => ws.on('message', (d: Buffer, isBinary) => isBinary && onFrame(d)),
+        (err: unknown) => process.stderr.write(`gc-endpoint: no media plane (${String(err)}); frames come as relay:frame\n`),
+      );
+    }
   });
 }

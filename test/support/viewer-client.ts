@@ -393,9 +393,33 @@ export class ViewerClient {
   }
 
   /** A relayed message from either socket (socket.io's `relay:frame` or the media plane). */
-  #onRelayed(bytes: Uint8Array): void {
+  #onRelayed(bytes: Uint8Array, via: 'socketio' | 'media' = 'socketio'): void {
+    this.#noteVia(bytes, via);
     if (this.o.maxBytesPerS === undefined) this.#onBytes(bytes, 'relay');
     else this.#onLink(bytes, this.o.maxBytesPerS);
+  }
+
+  /** Which socket brought each relayed frame's last chunk: its ack goes back the same way (as the web app's). */
+  readonly #ackVia = new Map<number, 'socketio' | 'media'>();
+  #noteVia(bytes: Uint8Array, via: 'socketio' | 'media'): void {
+    try {
+      if (peekMessageType(bytes) !== 'chunk') return;
+      const h = readChunkHeader(bytes);
+      if (h.index !== h.count - 1) return;
+      this.#ackVia.set(h.frameId, via);
+      if (this.#ackVia.size > 64) this.#ackVia.delete(this.#ackVia.keys().next().value!);
+    } catch {
+      // not a chunk: the reassembler reports it
+    }
+  }
+
+  /** Flow control: the ack of a relayed frame, on the media socket when the frame came on it. */
+  #ackRelayed(frameId: number): void {
+    const via = this.#ackVia.get(frameId);
+    this.#ackVia.delete(frameId);
+    const media = this.#media instanceof WebSocket ? this.#media : null;
+    if (via === 'media' && media?.readyState === WebSocket.OPEN) media.send(JSON.stringify({ type: 'ack', frameId }));
+    else if (this.socket.connected) this.socket.emit('relay:ack', { frameId });
   }
 
   /**
@@ -418,7 +442,7 @@ export class ViewerClient {
     ws.on('message', (data: Buffer, isBinary) => {
       if (!isBinary || this.#closed) return;
       this.stats.mediaMessages++;
-      this.#onRelayed(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      this.#onRelayed(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 'media');
     });
     ws.on('error', () => undefined);
     ws.on('close', () => {
@@ -478,7 +502,7 @@ export class ViewerClient {
       })
       // Relay flow control, as the web app does: the server sends more once this frame is done.
       .then(() => {
-        if (path === 'relay' && this.socket.connected) this.socket.emit('relay:ack', { frameId });
+        if (path === 'relay') this.#ackRelayed(frameId);
       });
   }
 

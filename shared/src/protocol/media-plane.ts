@@ -12,7 +12,9 @@ import { MEDIA_MAX_TARGETS, RELAY_CHUNK_MAX_BYTES } from '../limits.ts';
  * - server → viewer, binary: the relayed codec message, exactly as `relay:frame` carries it;
  * - server → agent, text: `mediaAgentNoticeSchema` (which viewers the relay process can reach, and
  *   their relay credit);
- * - viewers send nothing on it; acks, input and keyframe requests stay on socket.io.
+ * - viewer → server, text: `mediaViewerMessageSchema`, the ack of a frame that came on this socket
+ *   (acks of frames that came as `relay:frame` go on socket.io, as before); input and keyframe
+ *   requests stay on socket.io.
  */
 
 /** Ack of `relay:media-ticket`. */
@@ -33,11 +35,19 @@ export const mediaAgentNoticeSchema = z.discriminatedUnion('type', [
 ]);
 export type MediaAgentNotice = z.infer<typeof mediaAgentNoticeSchema>;
 
+/**
+ * viewer → server on the media plane: frame `frameId`, which arrived on this socket, is done with
+ * (as `relay:ack`, one hop shorter: straight to the relay process that holds the viewer's queue).
+ */
+export const mediaViewerMessageSchema = z.object({ type: z.literal('ack'), frameId: z.number().int().min(0).max(0xffff_ffff) }).strict();
+/** Largest text message a viewer may send on the media plane. */
+export const MEDIA_VIEWER_MAX_MESSAGE_BYTES = 256;
+
 /** Close codes of media sockets (4000–4999 are the application's). */
 export const MEDIA_CLOSE = {
   /** The socket.io connection the ticket was bound to is gone (left, revoked, disconnected). */
   detached: 4001,
-  /** A message that is not a valid envelope (agent) or any message at all (viewer). */
+  /** A message that is not a valid envelope (agent) or a valid ack (viewer). */
   invalid: 4002,
   /** The relay process is stopping. */
   stopping: 4003,

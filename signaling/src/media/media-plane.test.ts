@@ -111,6 +111,23 @@ describe('media plane', () => {
     for (const x of [agent.socket, viewer.socket, am.ws, vm.ws]) x.close();
   });
 
+  it('takes a viewer\'s ack on its media socket (one hop to the relay process) and closes it on anything else', async () => {
+    const { agent, viewer, am, vm, viewerId } = await pair('media-ack');
+    for (let id = 1; id <= 4; id++) for (const c of frameChunks(id, 1000)) am.ws.send(encodeMediaEnvelope([viewerId], c));
+    await until(() => vm.binary.length === 3);
+    await wait(100);
+    expect(vm.binary.length).toBe(3);
+    vm.ws.send(JSON.stringify({ type: 'ack', frameId: 1 }));
+    await until(() => vm.binary.length === 4);
+    // A binary message from a viewer is not an ack: closed, audited.
+    vm.ws.send(Buffer.from([1, 2, 3]));
+    expect(await vm.closedWith).toBe(MEDIA_CLOSE.invalid);
+    await wait(300);
+    const rows = await audits('media_protocol_violation');
+    expect(rows.some((r) => (r.details as { role?: string }).role === 'viewer' && r.sessionId === agent.welcome.sessionId)).toBe(true);
+    for (const x of [agent.socket, viewer.socket, am.ws]) x.close();
+  });
+
   it('refuses a used, made-up or unbound ticket with 401 ERR_AUTH_INVALID_TICKET, audited', async () => {
     const agent = await connectKeyedAgent(s, (await createAgentKey(s, admin, 'media-ticket')).key);
     const t = await ticketOf(agent.socket);
@@ -154,7 +171,7 @@ describe('media plane', () => {
     for (const p of [a, b]) for (const x of [p.agent.socket, p.viewer.socket, p.am.ws, p.vm.ws]) x.close();
   });
 
-  it('closes an agent media socket on an oversize or malformed message, and a viewer that sends anything; audited', async () => {
+  it('closes an agent media socket on an oversize or malformed message, and a viewer that sends anything but an ack; audited', async () => {
     const p1 = await pair('media-big');
     p1.am.ws.send(Buffer.alloc(MEDIA_AGENT_MAX_MESSAGE_BYTES + 1));
     expect(await p1.am.closedWith).toBe(1009);

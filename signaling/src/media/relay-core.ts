@@ -3,12 +3,10 @@ import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { peekMessageType, readChunkHeader } from '@guruconnect/shared/codec';
 import { MEDIA_AGENT_MAX_MESSAGE_BYTES } from '@guruconnect/shared/limits';
-import { decodeMediaEnvelope, MEDIA_CLOSE, type MediaAgentNotice } from '@guruconnect/shared/protocol';
+import { decodeMediaEnvelope, MEDIA_CLOSE, MEDIA_VIEWER_MAX_MESSAGE_BYTES, mediaViewerMessageSchema, type MediaAgentNotice } from '@guruconnect/shared/protocol';
 import { RelayHub, type ViewerTransport } from '../relay/relay-hub.ts';
 import type { FromRelay, MediaBinding, RelayProcessOptions, ToRelay } from './relay-ipc.ts';
 
-/** Viewers send nothing on the media plane; anything larger than this is refused by ws itself. */
-const VIEWER_MAX_MESSAGE_BYTES = 1024;
 /** Longest wait for a drain nothing announced. */
 const DRAIN_FALLBACK_MS = 15;
 
@@ -26,7 +24,7 @@ interface Peer {
 export class MediaRelayCore {
   readonly #send: (m: FromRelay) => void;
   readonly #agentsWss = new WebSocketServer({ noServer: true, maxPayload: MEDIA_AGENT_MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
-  readonly #viewersWss = new WebSocketServer({ noServer: true, maxPayload: VIEWER_MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
+  readonly #viewersWss = new WebSocketServer({ noServer: true, maxPayload: MEDIA_VIEWER_MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
   readonly #peers = new Map<string, Peer>();
   /** sessionId → the agent's socket id. */
   readonly #agentOf = new Map<string, string>();
@@ -97,10 +95,7 @@ export class MediaRelayCore {
       const on = [...this.#peers.values()].filter((p) => p.binding.role === 'viewer' && p.binding.sessionId === binding.sessionId).map((p) => p.binding.socketId);
       this.#notice(peer, { type: 'viewers', on, off: [] });
     } else {
-      ws.on('message', (data) => {
-        this.#refuse(peer, 'ERR_PROTOCOL_INVALID_MESSAGE', byteLength(data), true);
-        ws.close(MEDIA_CLOSE.invalid, 'viewers send nothing on the media plane');
-      });
+      ws.on('message', (data, isBinary) => this.#fromViewer(peer, data, isBinary));
       this.#toAgentOf(binding.sessionId, { type: 'viewers', on: [binding.socketId], off: [] });
     }
     this.#send({ type: 'attached', role: binding.role, socketId: binding.socketId });
@@ -153,6 +148,22 @@ export class MediaRelayCore {
       }
       this.hub.forward(id, env.payload, kind);
     }
+  }
+
+  /** A viewer's ack of a frame that came on its media socket; anything else closes the socket. */
+  #fromViewer(viewer: Peer, data: RawData, isBinary: boolean): void {
+    let ack: { frameId: number } | null = null;
+    if (!isBinary) {
+      try {
+        const parsed = mediaViewerMessageSchema.safeParse(JSON.parse(String(data)));
+        if (parsed.success) ack = parsed.data;
+      } catch {
+        ack = null;
+      }
+    }
+    if (ack) return this.hub.ack(viewer.binding.socketId, ack.frameId);
+    this.#refuse(viewer, 'ERR_PROTOCOL_INVALID_MESSAGE', byteLength(data), true);
+    viewer.ws.close(MEDIA_CLOSE.invalid, 'viewers send only acks on the media plane');
   }
 
   #refused = new Set<string>();

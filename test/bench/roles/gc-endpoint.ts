@@ -146,17 +146,18 @@ if (a.mode === 'agent') {
       return;
     }
     const count = goodputCounter(a.durationMs);
-    const onFrame = (d: Buffer) => {
+    // Acknowledge each whole frame, as viewers do (this turns on the server's credit window), on
+    // the socket it came on.
+    const onFrame = (d: Buffer, ack: (frameId: number) => void) => {
       count(d.length);
-      // Acknowledge each whole frame, as viewers do (this turns on the server's credit window).
       if (a.ack === false) return;
       const h = readChunkHeader(d);
-      if (h.index === h.count - 1) socket.emit('relay:ack', { frameId: h.frameId });
+      if (h.index === h.count - 1) ack(h.frameId);
     };
-    socket.on('relay:frame', onFrame);
+    socket.on('relay:frame', (d: Buffer) => onFrame(d, (frameId) => socket.emit('relay:ack', { frameId })));
     if (useMedia) {
       openMedia(socket).then(
-        (ws) => ws.on('message', (d: Buffer, isBinary) => isBinary && onFrame(d)),
+        (ws) => ws.on('message', (d: Buffer, isBinary) => isBinary && onFrame(d, (frameId) => ws.send(JSON.stringify({ type: 'ack', frameId })))),
         (err: unknown) => process.stderr.write(`gc-endpoint: no media plane (${String(err)}); frames come as relay:frame\n`),
       );
     }

@@ -4,16 +4,21 @@
 // server side of the media plane is covered by signaling/src/media/media-plane.test.ts.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MediaPath } from '@guruconnect/shared/protocol';
+import { chunkFrame, encodeFrame } from '@guruconnect/shared/codec';
 import { MEDIA_RETRY_MS, MEDIA_UNAVAILABLE_RETRY_MS, MediaSocket, mediaSocketUrl, type MediaWebSocket } from './media-socket.ts';
 import type { Ack } from './plane-socket.ts';
 
 const TICKET = 'gcm_' + 'a'.repeat(43);
+/** A whole frame in one codec chunk, with this frame id. */
+const oneChunkFrame = (frameId: number) =>
+  chunkFrame(encodeFrame({ seq: frameId, captureTsMs: 0, keyframe: true, screenWidth: 16, screenHeight: 16, rects: [{ x: 0, y: 0, width: 16, height: 16, codec: 'jpeg', data: new Uint8Array(4) }] }), frameId)[0]!;
 const granted = (path = '/ws/media'): Ack => ({ ok: true, data: { ticket: TICKET, path } });
 const refused = (code: string): Ack => ({ ok: false, error: { code, message: code } });
 
-/** A WebSocket as the media socket sees it, plus a `send` that a real one has (it must stay unused). */
+/** A WebSocket as the media socket sees it (open from the start); `sent` records what the viewer sends (acks only). */
 class FakeWs implements MediaWebSocket {
   binaryType: BinaryType = 'blob';
+  readyState = 1;
   onmessage: ((ev: MessageEvent) => void) | null = null;
   onclose: ((ev: CloseEvent) => void) | null = null;
   readonly sent: unknown[] = [];
@@ -94,7 +99,7 @@ describe('MediaSocket', () => {
     expect(h.media.active).toBe(true);
   });
 
-  it('hands every binary message on as one codec message, ignores text, and never sends', async () => {
+  it('hands every binary message on as one codec message, ignores text, and sends nothing unasked', async () => {
     const h = harness();
     h.media.attach(h.ticket);
     h.media.relayFrame();
@@ -323,13 +328,26 @@ describe('ViewerLink on the media plane', () => {
       [[5], 'relay'],
     ]);
     expect(paths).toEqual(['relay']);
-    // Acks stay on socket.io; nothing ever goes out on the media socket.
+    // Messages that are not frame chunks: their acks stay on socket.io, nothing goes on the media socket.
     link.ackRelayFrame(5);
     expect(io.emitted).toContainEqual(['relay:ack', { frameId: 5 }]);
+    expect(ws.sent).toEqual([]);
+    // A frame whose last chunk came on the media socket is acknowledged there; one that came as
+    // relay:frame, on socket.io.
+    ws.deliver(oneChunkFrame(7).buffer);
+    io.serve('relay:frame', oneChunkFrame(8).buffer);
+    link.ackRelayFrame(7);
+    link.ackRelayFrame(8);
+    expect(ws.sent).toEqual([JSON.stringify({ type: 'ack', frameId: 7 })]);
+    expect(io.emitted).toContainEqual(['relay:ack', { frameId: 8 }]);
+    expect(io.emitted).not.toContainEqual(['relay:ack', { frameId: 7 }]);
     expect(io.ticketRequests()).toBe(1);
     link.close();
     expect(ws.closedWith).toBe(1000);
-    expect(ws.sent).toEqual([]);
+    // Closed: an ack falls back to socket.io (it is not lost).
+    ws.deliver(oneChunkFrame(9).buffer);
+    link.ackRelayFrame(9);
+    expect(ws.sent).toHaveLength(1);
   });
 
   it('closes the media socket when the socket.io connection drops, and asks again on the next connection', async () => {

@@ -9,14 +9,18 @@ import type { Ack } from './plane-socket.ts';
 export const MEDIA_RETRY_MS = 5_000;
 /** Earliest retry after `ERR_MEDIA_UNAVAILABLE`: the server runs without a media plane and will not grow one soon. */
 export const MEDIA_UNAVAILABLE_RETRY_MS = 60_000;
+/** `WebSocket.OPEN`. */
+const OPEN = 1;
 
 /**
- * The part of a browser `WebSocket` the media socket uses. No `send`: a viewer never sends on the
- * media plane (the server closes the socket with 4002 and audits it); acks, input and keyframe
- * requests stay on socket.io.
+ * The part of a browser `WebSocket` the media socket uses. A viewer sends only acks on the media
+ * plane (`ack`; anything else makes the server close the socket with 4002 and audit it); input
+ * and keyframe requests stay on socket.io.
  */
 export interface MediaWebSocket {
   binaryType: BinaryType;
+  readonly readyState: number;
+  send(data: string): void;
   onmessage: ((ev: MessageEvent) => void) | null;
   onclose: ((ev: CloseEvent) => void) | null;
   close(code?: number, reason?: string): void;
@@ -78,6 +82,17 @@ export class MediaSocket {
   /** Whether a media socket is open or opening (for tests and diagnostics). */
   get active(): boolean {
     return this.#ws !== null;
+  }
+
+  /**
+   * Acknowledge a frame that came on the media socket, on it (one hop to the relay process that
+   * holds this viewer's queue). False when it is not open: ack on socket.io instead.
+   */
+  ack(frameId: number): boolean {
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== OPEN) return false;
+    ws.send(JSON.stringify({ type: 'ack', frameId }));
+    return true;
   }
 
   /** A new socket.io connection: a media socket may be opened for it from now on. */

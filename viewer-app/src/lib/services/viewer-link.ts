@@ -13,6 +13,7 @@ import {
   type ViewerTokenResponse,
 } from '@guruconnect/shared/protocol';
 import { PROTOCOL_VERSION } from '@guruconnect/shared/limits';
+import { peekMessageType, readChunkHeader } from '@guruconnect/shared/codec';
 import { ApiError } from './api.ts';
 import { MediaSocket } from './media-socket.ts';
 import { backoffMs, emitWithAck, onValid, openPlane } from './plane-socket.ts';
@@ -91,7 +92,7 @@ export class ViewerLink {
 
   constructor(o: ViewerLinkOptions) {
     this.#o = o;
-    this.#media = new MediaSocket({ origin: window.location.origin, message: (bytes) => this.#onRelayFrame(bytes) });
+    this.#media = new MediaSocket({ origin: window.location.origin, message: (bytes) => this.#onRelayFrame(bytes, 'media') });
   }
 
   get control(): boolean {
@@ -120,8 +121,15 @@ export class ViewerLink {
     });
   }
 
-  /** Flow control on the relay: a relayed frame is done with, the server may send more. */
+  /**
+   * Flow control on the relay: a relayed frame is done with, the server may send more. The ack
+   * goes back on the socket the frame came on (the media socket's acks reach the relay process
+   * that queued the frame; socket.io's reach the main process's queue).
+   */
   ackRelayFrame(frameId: number): void {
+    const via = this.#ackVia.get(frameId);
+    this.#ackVia.delete(frameId);
+    if (via === 'media' && this.#media.ack(frameId)) return;
     if (this.#socket?.connected) this.#socket.emit('relay:ack', { frameId });
   }
 
@@ -209,8 +217,22 @@ export class ViewerLink {
     });
   }
 
+  /** Which socket brought each relayed frame's last chunk (bounded: acks come within a few frames). */
+  readonly #ackVia = new Map<number, 'socketio' | 'media'>();
+
   /** One relayed codec message, from `relay:frame` or the media socket alike. */
-  #onRelayFrame(bytes: Uint8Array): void {
+  #onRelayFrame(bytes: Uint8Array, via: 'socketio' | 'media' = 'socketio'): void {
+    try {
+      if (peekMessageType(bytes) === 'chunk') {
+        const h = readChunkHeader(bytes);
+        if (h.index === h.count - 1) {
+          this.#ackVia.set(h.frameId, via);
+          if (this.#ackVia.size > 64) this.#ackVia.delete(this.#ackVia.keys().next().value!);
+        }
+      }
+    } catch {
+      // not a valid chunk: the renderer counts it
+    }
     this.#setPath('relay');
     this.#setPhase('live');
     this.#o.handlers.codecMessage(bytes, 'relay');

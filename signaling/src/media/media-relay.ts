@@ -7,6 +7,7 @@ import { AppError } from '@guruconnect/shared/errors';
 import { MEDIA_PLANE_PATH } from '@guruconnect/shared/limits';
 import type { Logger } from '../logging/logger.ts';
 import { MediaTickets } from './media-tickets.ts';
+import { freezeForHandoff } from './socket-handoff.ts';
 import type { FromRelay, MediaBinding, RelayProcessOptions, ToRelay } from './relay-ipc.ts';
 
 /** After the relay process died, no new one is started for this long (tickets are refused). */
@@ -78,7 +79,7 @@ export class MediaRelay {
       socket.destroy();
       return;
     }
-    const extra = freeze(socket);
+    const extra = freezeForHandoff(socket);
     const whole = extra ? Buffer.concat([head, extra]) : head;
     // The URL (and its ticket) stays here: the relay process needs only the WebSocket headers.
     const msg: ToRelay = { type: 'attach', binding, method: req.method ?? 'GET', headers: req.headers, head: whole.toString('base64') };
@@ -222,15 +223,4 @@ export class MediaRelay {
         return;
     }
   }
-}
-
-/** What the parent's stream already read, and no more reads on its copy of the descriptor (Node internals). */
-function freeze(socket: Socket): Buffer | null {
-  const extra = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null;
-  const handle = (socket as unknown as { _handle?: { reading: boolean; readStop(): void } })._handle;
-  if (handle?.reading) {
-    handle.readStop();
-    handle.reading = false;
-  }
-  return extra;
 }

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { peekMessageType, readChunkHeader } from '@guruconnect/shared/codec';
 import { MEDIA_AGENT_MAX_MESSAGE_BYTES } from '@guruconnect/shared/limits';
 import { decodeMediaEnvelope, MEDIA_CLOSE, MEDIA_VIEWER_MAX_MESSAGE_BYTES, mediaViewerMessageSchema, type MediaAgentNotice } from '@guruconnect/shared/protocol';
 import { RelayHub, type ViewerTransport } from '../relay/relay-hub.ts';
+import { relayMessageKind } from '../relay/relay-message.ts';
 import type { FromRelay, MediaBinding, RelayProcessOptions, ToRelay } from './relay-ipc.ts';
 
 /** Longest wait for a drain nothing announced. */
@@ -126,14 +126,8 @@ export class MediaRelayCore {
       agent.ws.close(MEDIA_CLOSE.invalid, 'not a media envelope');
       return;
     }
-    let kind: 'chunk' | 'other';
-    try {
-      const type = peekMessageType(env.payload);
-      if (type === 'frame') throw new Error('unchunked frame');
-      kind = type === 'chunk' ? 'chunk' : 'other';
-      // The relay queue reads chunk headers: a malformed one is refused here.
-      if (kind === 'chunk') readChunkHeader(env.payload);
-    } catch {
+    const kind = relayMessageKind(env.payload);
+    if (!kind) {
       this.#refuse(agent, 'ERR_PROTOCOL_INVALID_MESSAGE', byteLength(data), true);
       agent.ws.close(MEDIA_CLOSE.invalid, 'not a codec chunk or cursor message');
       return;

@@ -1,7 +1,7 @@
 import type { Socket } from 'socket.io';
 import { AppError } from '@guruconnect/shared/errors';
 import { RELAY_CHUNK_MAX_BYTES, PROTOCOL_VERSION } from '@guruconnect/shared/limits';
-import { peekMessageType, readChunkHeader } from '@guruconnect/shared/codec';
+import { relayMessageKind } from '../relay/relay-message.ts';
 import { agentClientEvents } from '@guruconnect/shared/protocol';
 import type { AgentIdentity } from './handshake-auth.ts';
 import type { PlaneContext } from './plane-context.ts';
@@ -73,16 +73,8 @@ export function onAgentConnection(ctx: PlaneContext, socket: Socket, id: AgentId
       }
       throw new AppError('ERR_PROTOCOL_MESSAGE_TOO_LARGE', `Relay messages are at most ${RELAY_CHUNK_MAX_BYTES} bytes`);
     }
-    let kind: 'chunk' | 'other';
-    try {
-      const type = peekMessageType(msg.data);
-      if (type === 'frame') throw new Error('unchunked frame');
-      kind = type === 'chunk' ? 'chunk' : 'other';
-      // The relay queue reads chunk headers: a malformed one is refused here, not thrown there.
-      if (kind === 'chunk') readChunkHeader(msg.data);
-    } catch {
-      throw new AppError('ERR_PROTOCOL_INVALID_MESSAGE', 'Not a codec chunk or cursor message');
-    }
+    const kind = relayMessageKind(msg.data);
+    if (!kind) throw new AppError('ERR_PROTOCOL_INVALID_MESSAGE', 'Not a codec chunk or cursor message');
     await ready;
     const { live } = sessionOf();
     let delivered = 0;

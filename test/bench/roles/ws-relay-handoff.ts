@@ -3,12 +3,13 @@
 // HTTP port, then hands the TCP socket to a child process with a small heap
 // (`ws-relay-child.ts`), which completes the handshake and relays — the big heap never sees a
 // relayed byte. Node passes the socket with `child.send(msg, socket)`; the parent's own reads are
-// stopped first (`freeze`), or bytes the client sends right after the handshake could be read and
+// stopped first (`freezeForHandoff`, the product's media plane does the same), or bytes the client sends right after the handshake could be read and
 // dropped by the parent before the child takes over.
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freezeForHandoff } from '../../../signaling/src/media/socket-handoff.ts';
 import { holdHeap } from '../lib/heap-ballast.ts';
 import { report, roleArgs } from '../lib/roles.ts';
 
@@ -16,21 +17,10 @@ const a = roleArgs<{ ballastMiB: number }>();
 const heapBytes = holdHeap(a.ballastMiB);
 const child = fork(fileURLToPath(new URL('./ws-relay-child.ts', import.meta.url)), [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 
-/** What the parent's stream already read, and no more reads on its copy of the descriptor (Node internals). */
-function freeze(socket: Socket): Buffer | null {
-  const extra = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null;
-  const handle = (socket as unknown as { _handle?: { reading: boolean; readStop(): void } })._handle;
-  if (handle?.reading) {
-    handle.readStop();
-    handle.reading = false;
-  }
-  return extra;
-}
-
 const server = createServer((_req, res) => res.writeHead(404).end());
 server.on('upgrade', (req, socket: Socket, head: Buffer) => {
   socket.on('error', () => socket.destroy());
-  const extra = freeze(socket);
+  const extra = freezeForHandoff(socket);
   const whole = extra ? Buffer.concat([head, extra]) : head;
   child.send({ type: 'upgrade', url: req.url, method: req.method, headers: req.headers, head: whole.toString('base64') }, socket, (err) => {
     if (err) socket.destroy();

@@ -84,47 +84,46 @@ if (a.mode === 'agent') {
     });
     let send: (chunk: Uint8Array) => void = (chunk) => socket.emit('relay:frame', { to: v.viewerId, data: chunk });
     let buffered = () => socketBufferedBytes(socket);
+    // A path switch waits for the end of the frame being sent (as the agent switches between updates).
+    let next: { send: typeof send; buffered: typeof buffered } | null = null;
     const pump = () => {
       while (buffered() < SENDER_BUFFER_BYTES && Date.now() < end && (open || queue.length > 0)) {
-        if (queue.length === 0) queue = [...pool[sent++ % pool.length]!];
+        if (queue.length === 0) {
+          if (next) ({ send, buffered } = next);
+          next = null;
+          queue = [...pool[sent++ % pool.length]!];
+        }
         send(queue.shift()!);
       }
       if (Date.now() < end && !timer) timer = setTimeout(() => ((timer = null), pump()), 1);
     };
     let timer: NodeJS.Timeout | null = null;
-    if (!useMedia) {
-      pump();
-      return;
-    }
-    // The media plane: frames go on it once the relay process says it reaches this viewer. Without
-    // it (no ticket, no socket) the agent relays over socket.io, as the product does.
-    const fallBack = (err: unknown) => {
-      process.stderr.write(`gc-endpoint: no media plane (${String(err)}); relaying over socket.io\n`);
-      send = (chunk) => socket.emit('relay:frame', { to: v.viewerId, data: chunk });
-      buffered = () => socketBufferedBytes(socket);
-      pump();
+    // As the agent: relay:frame from the start; the media plane for this viewer once the relay
+    // process says it reaches it, and socket.io again if the media socket goes (a viewer on
+    // another cluster node never reaches this node's relay process).
+    pump();
+    if (!useMedia) return;
+    const overSocketIo = () => {
+      next = { send: (chunk) => socket.emit('relay:frame', { to: v.viewerId, data: chunk }), buffered: () => socketBufferedBytes(socket) };
     };
-    openMedia(socket).then((ws) => {
-      const to = [v.viewerId];
-      // A viewer that never reaches the relay process (its media socket failed) gets socket.io.
-      const noViewer = setTimeout(() => fallBack('the viewer has no media socket'), 5000);
-      ws.once('close', () => fallBack('media socket closed'));
-      const media = (chunk: Uint8Array) => ws.send(encodeMediaEnvelope(to, chunk));
-      ws.on('message', (d: Buffer, isBinary) => {
-        if (isBinary) return;
-        const n = mediaAgentNoticeSchema.parse(JSON.parse(d.toString()));
-        if (n.type === 'credit') {
-          if (n.viewerId !== v.viewerId) return;
-          open = n.open;
-          if (open) pump();
-        } else if (n.on.includes(v.viewerId)) {
-          clearTimeout(noViewer);
-          send = media;
-          buffered = () => ws.bufferedAmount + socketBufferedBytes(socket);
-          pump();
-        }
-      });
-    }, fallBack);
+    openMedia(socket).then(
+      (ws) => {
+        const to = [v.viewerId];
+        ws.once('close', overSocketIo);
+        ws.on('message', (d: Buffer, isBinary) => {
+          if (isBinary) return;
+          const n = mediaAgentNoticeSchema.parse(JSON.parse(d.toString()));
+          if (n.type === 'credit') {
+            if (n.viewerId !== v.viewerId) return;
+            open = n.open;
+            if (open) pump();
+          } else if (n.on.includes(v.viewerId)) {
+            next = { send: (chunk) => ws.send(encodeMediaEnvelope(to, chunk)), buffered: () => ws.bufferedAmount + socketBufferedBytes(socket) };
+          } else if (n.off.includes(v.viewerId)) overSocketIo();
+        });
+      },
+      (err: unknown) => process.stderr.write(`gc-endpoint: no media plane (${String(err)}); relaying over socket.io\n`),
+    );
   });
 } else {
   socket.on('session:welcome', () => {

@@ -1,7 +1,7 @@
 import type { Metric } from '../lib/metric.ts';
 import { atLeast } from '../lib/metric.ts';
 import { startRole } from '../lib/roles.ts';
-import { median, spread } from '../lib/stats.ts';
+import { median, percentile, sortNumbers, spread } from '../lib/stats.ts';
 import { gcServer, sharedGcServer } from '../lib/gc-setup.ts';
 import { BENCH_SERVER_ENV } from './input.ts';
 import { RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
@@ -43,17 +43,44 @@ async function sioRelayOnce(durationMs: number, messageBytes: number): Promise<n
 /** The server's `/metrics` (full runs only: quick mode shares a server started without a token). */
 const METRICS_TOKEN = 'bench-metrics-token-0123456789';
 
-/** MB/s through our relay, and the server's JS heap after it (MiB; null in quick mode). */
-async function gcRelayOnce(durationMs: number, quick: boolean, chunkBytes: number, transport: 'media' | 'socketio' = 'media'): Promise<{ mbps: number; heapMiB: number | null }> {
+/**
+ * Round trips to the main process's HTTP API (`/healthz`, every 20 ms) while the relay runs, from
+ * `afterMs` on: what relaying costs the control plane (logins, handshakes, signalling).
+ */
+function controlPlaneProbe(url: string, afterMs: number): { stop(): Promise<number[]> } {
+  const lat: number[] = [];
+  let stopped = false;
+  const run = (async () => {
+    await new Promise((r) => setTimeout(r, afterMs));
+    while (!stopped) {
+      const t = performance.now();
+      await fetch(`${url}/healthz`).then((x) => x.text());
+      lat.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await run;
+      return lat;
+    },
+  };
+}
+
+/** MB/s through our relay, the server's JS heap after it (MiB; null in quick mode), and control-plane round trips meanwhile. */
+async function gcRelayOnce(durationMs: number, quick: boolean, chunkBytes: number, transport: 'media' | 'socketio' = 'media'): Promise<{ mbps: number; heapMiB: number | null; healthzMs: number[] }> {
   // Quick mode reuses the run's shared server (a server start costs more than the measurement).
   const gc = quick ? await sharedGcServer(BENCH_SERVER_ENV) : await gcServer({ METRICS_TOKEN });
   try {
     const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'frames', chunkBytes, transport });
     const { sessionId } = await agent.next<{ sessionId: string }>('ready');
     const viewer = startRole('gc-endpoint', { url: gc.server.url, mode: 'viewer', token: await gc.viewerToken(sessionId), sessionId, durationMs, workload: 'frames', transport });
+    const probe = controlPlaneProbe(gc.server.url, Math.min(1000, durationMs / 2));
     const r = await viewer.next<{ bytes: number; ms: number }>('result');
+    const healthzMs = await probe.stop();
     await Promise.all([agent.stop(), viewer.stop()]);
-    return { mbps: r.bytes / MB / (r.ms / 1000), heapMiB: quick ? null : await serverHeapMiB(gc.server.url) };
+    return { mbps: r.bytes / MB / (r.ms / 1000), heapMiB: quick ? null : await serverHeapMiB(gc.server.url), healthzMs };
   } finally {
     if (!quick) await gc.server.stop();
   }
@@ -80,10 +107,12 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
   const bareSio: number[] = [];
   const overSocketIo: number[] = [];
   const heaps: number[] = [];
+  const healthz: { media: number[]; socketio: number[] } = { media: [], socketio: [] };
   for (let i = 0; i < reps; i++) {
     base.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES));
     const r = await gcRelayOnce(durationMs, o.quick, RELAY_CHUNK_MAX_BYTES);
     ours.push(r.mbps);
+    healthz.media.push(...r.healthzMs);
     if (r.heapMiB !== null) heaps.push(r.heapMiB);
     // Quick mode proves the cases run; the reference points are for full runs.
     if (!o.quick) {
@@ -91,6 +120,7 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
       // Our relay without the media plane (MEDIA_RELAY=off, or a client that does not open it).
       const sio = await gcRelayOnce(durationMs, false, RELAY_CHUNK_MAX_BYTES, 'socketio');
       overSocketIo.push(sio.mbps);
+      healthz.socketio.push(...sio.healthzMs);
       if (sio.heapMiB !== null) heaps.push(sio.heapMiB);
     }
   }
@@ -110,7 +140,13 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
       bigHeap.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES, 'ws-relay', { ballastMiB }));
       handoff.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES, 'ws-relay-handoff', { ballastMiB }));
     }
+    const pct = (xs: number[], p: number) => Number(percentile(sortNumbers(xs), p).toFixed(1));
     reference = {
+      // The main process's HTTP round trips while the relay runs, with the media plane and without.
+      healthzDuringRelayP50Ms: pct(healthz.media, 50),
+      healthzDuringRelayP99Ms: pct(healthz.media, 99),
+      healthzDuringSocketIoRelayP50Ms: pct(healthz.socketio, 50),
+      healthzDuringSocketIoRelayP99Ms: pct(healthz.socketio, 99),
       oursOverSocketIoMBps: Number(median(overSocketIo).toFixed(1)),
       oursOverSocketIoRatio: ratioTo(median(overSocketIo), median(base)),
       serverHeapMiB: ballastMiB,

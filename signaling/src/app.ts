@@ -62,6 +62,8 @@ export interface App {
   sessions: SessionService;
   planes: Planes;
   relay: RelayHub;
+  /** The media plane's relay process (its counters: bytes forwarded, frames dropped). */
+  media: MediaRelay;
   /** Start listening; resolves to the bound port. */
   listen(): Promise<number>;
   /** Stop accepting, close live connections and the database. Idempotent. */
@@ -294,6 +296,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     sessions,
     planes,
     relay,
+    media,
     async listen() {
       await http.listen({ port: config.PORT, host: config.HOST });
       const addr = http.server.address();

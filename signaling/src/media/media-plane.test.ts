@@ -111,6 +111,62 @@ describe('media plane', () => {
     for (const x of [agent.socket, viewer.socket, am.ws, vm.ws]) x.close();
   });
 
+  it('slows an agent that outruns its only viewer by not reading its socket, instead of dropping what it sent', async () => {
+    const { agent, viewer, am, vm, viewerId } = await pair('media-backpressure');
+    const droppedBefore = s.app.media.framesDropped;
+    // 12 frames of ~300 KB at once to a viewer that acknowledges each only once it has it: three
+    // go out, two wait, and the relay stops reading the agent. Without that, the frames behind
+    // them overflow the window and are dropped (the agent sent them for nothing).
+    const sent = Array.from({ length: 12 }, (_, i) => frameChunks(i + 1));
+    for (const chunks of sent) for (const c of chunks) am.ws.send(encodeMediaEnvelope([viewerId], c));
+    const acked = new Set<number>();
+    const frameIdOf = (b: Buffer) => b.readUInt32LE(2);
+    const total = sent.reduce((n, c) => n + c.length, 0);
+    const end = Date.now() + 10_000;
+    while (vm.binary.length < total && Date.now() < end) {
+      // Acknowledge every whole frame received so far, as a viewer does.
+      for (const b of vm.binary) {
+        const id = frameIdOf(b);
+        if (!acked.has(id) && vm.binary.filter((x) => frameIdOf(x) === id).length === 2) {
+          acked.add(id);
+          vm.ws.send(JSON.stringify({ type: 'ack', frameId: id }));
+        }
+      }
+      await wait(20);
+    }
+    expect(vm.binary.length).toBe(total);
+    vm.binary.forEach((b, i) => expect(Buffer.compare(b, Buffer.from(sent.flat()[i]!))).toBe(0));
+    await wait(1200); // the relay process reports its counters every second
+    expect(s.app.media.framesDropped - droppedBefore).toBe(0);
+    for (const x of [agent.socket, viewer.socket, am.ws, vm.ws]) x.close();
+  });
+
+  it('keeps reading an agent while one of its viewers can take more: a stuck viewer does not hold up the other', async () => {
+    const { agent, viewer, am, vm, viewerId } = await pair('media-hol');
+    const stuck = await connectViewer(s, admin, agent.welcome.sessionId, { relay_acks: '1' });
+    const sm = openMedia(await ticketOf(stuck.socket));
+    await sm.opened;
+    const stuckId = stuck.welcome.viewerId as string;
+    await until(() => am.text.some((n) => onOf(n).includes(stuckId)));
+    const droppedBefore = s.app.media.framesDropped;
+    // Frames for each viewer in their own envelopes (as in pull mode): 8 for the stuck one, which
+    // never acknowledges, interleaved with 8 for the other, which does.
+    for (let id = 1; id <= 8; id++) {
+      for (const c of frameChunks(100 + id)) am.ws.send(encodeMediaEnvelope([stuckId], c));
+      for (const c of frameChunks(id, 1000)) am.ws.send(encodeMediaEnvelope([viewerId], c));
+    }
+    for (let id = 1; id <= 8; id++) {
+      await until(() => vm.binary.length >= id);
+      vm.ws.send(JSON.stringify({ type: 'ack', frameId: id }));
+    }
+    expect(vm.binary.map((b) => b.readUInt32LE(2))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // The stuck viewer got its window's worth; the rest of its frames were dropped.
+    await wait(1200);
+    expect(sm.binary.length).toBe(6); // 3 frames of 2 chunks
+    expect(s.app.media.framesDropped - droppedBefore).toBeGreaterThan(0);
+    for (const x of [agent.socket, viewer.socket, stuck.socket, am.ws, vm.ws, sm.ws]) x.close();
+  });
+
   it('takes a viewer\'s ack on its media socket (one hop to the relay process) and closes it on anything else', async () => {
     const { agent, viewer, am, vm, viewerId } = await pair('media-ack');
     for (let id = 1; id <= 4; id++) for (const c of frameChunks(id, 1000)) am.ws.send(encodeMediaEnvelope([viewerId], c));

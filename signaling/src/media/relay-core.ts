@@ -28,6 +28,13 @@ export class MediaRelayCore {
   readonly #peers = new Map<string, Peer>();
   /** sessionId → the agent's socket id. */
   readonly #agentOf = new Map<string, string>();
+  /** sessionId → its viewers' socket ids on this process. */
+  readonly #viewersOf = new Map<string, Set<string>>();
+  /**
+   * Agents whose socket is not read (socket ids): every viewer of their session here had a full
+   * queue. Reading resumes as soon as one of them drains or leaves, or another viewer joins.
+   */
+  readonly #paused = new Set<string>();
   readonly hub: RelayHub;
   #stats = { bytesForwarded: 0, framesDropped: 0 };
   #statsTimer: NodeJS.Timeout;
@@ -44,6 +51,9 @@ export class MediaRelayCore {
       acknowledges: (viewerId) => this.#peers.get(viewerId)?.binding.relayAcks === true,
       requestKeyframe: (viewerId) => this.#send({ type: 'keyframe', viewerId }),
       creditChanged: (viewerId, open) => this.#credit(viewerId, open),
+      progressed: (viewerId) => {
+        if (this.#paused.size > 0 && !this.hub.isFull(viewerId)) this.#resumeAgentOf(this.#peers.get(viewerId)?.binding.sessionId);
+      },
     });
     this.#statsTimer = setInterval(() => this.#reportStats(), o.statsIntervalMs);
     this.#statsTimer.unref();
@@ -55,9 +65,11 @@ export class MediaRelayCore {
       case 'attach':
         if (socket) this.#attach(msg, socket);
         return;
-      case 'detach':
-        this.#peers.get(msg.socketId)?.ws.close(MEDIA_CLOSE.detached, 'detached');
+      case 'detach': {
+        const peer = this.#peers.get(msg.socketId);
+        if (peer) this.#close(peer, MEDIA_CLOSE.detached, 'detached');
         return;
+      }
       case 'ack':
         this.hub.ack(msg.viewerId, msg.frameId);
         return;
@@ -78,7 +90,7 @@ export class MediaRelayCore {
 
   #open(binding: MediaBinding, ws: WebSocket): void {
     const previous = this.#peers.get(binding.socketId);
-    if (previous) previous.ws.close(MEDIA_CLOSE.replaced, 'replaced');
+    if (previous) this.#close(previous, MEDIA_CLOSE.replaced, 'replaced');
     const peer: Peer = { binding, ws };
     this.#peers.set(binding.socketId, peer);
     ws.on('error', (err: Error & { code?: string }) => {
@@ -89,13 +101,19 @@ export class MediaRelayCore {
     ws.on('close', () => this.#closed(peer));
     if (binding.role === 'agent') {
       const old = this.#agentOf.get(binding.sessionId);
-      if (old && old !== binding.socketId) this.#peers.get(old)?.ws.close(MEDIA_CLOSE.replaced, 'replaced');
+      const oldPeer = old && old !== binding.socketId ? this.#peers.get(old) : undefined;
+      if (oldPeer) this.#close(oldPeer, MEDIA_CLOSE.replaced, 'replaced');
       this.#agentOf.set(binding.sessionId, binding.socketId);
       ws.on('message', (data, isBinary) => this.#fromAgent(peer, data, isBinary));
       const on = [...this.#peers.values()].filter((p) => p.binding.role === 'viewer' && p.binding.sessionId === binding.sessionId).map((p) => p.binding.socketId);
       this.#notice(peer, { type: 'viewers', on, off: [] });
     } else {
       ws.on('message', (data, isBinary) => this.#fromViewer(peer, data, isBinary));
+      let viewers = this.#viewersOf.get(binding.sessionId);
+      if (!viewers) this.#viewersOf.set(binding.sessionId, (viewers = new Set()));
+      viewers.add(binding.socketId);
+      // A new viewer must not wait behind frames for others that cannot take them.
+      this.#resumeAgentOf(binding.sessionId);
       this.#toAgentOf(binding.sessionId, { type: 'viewers', on: [binding.socketId], off: [] });
     }
     this.#send({ type: 'attached', role: binding.role, socketId: binding.socketId });
@@ -107,8 +125,13 @@ export class MediaRelayCore {
     this.#peers.delete(binding.socketId);
     if (binding.role === 'agent') {
       if (this.#agentOf.get(binding.sessionId) === binding.socketId) this.#agentOf.delete(binding.sessionId);
+      this.#paused.delete(binding.socketId);
     } else {
       this.hub.drop(binding.socketId);
+      const viewers = this.#viewersOf.get(binding.sessionId);
+      viewers?.delete(binding.socketId);
+      if (viewers?.size === 0) this.#viewersOf.delete(binding.sessionId);
+      this.#resumeAgentOf(binding.sessionId);
       this.#toAgentOf(binding.sessionId, { type: 'viewers', on: [], off: [binding.socketId] });
     }
     this.#send({ type: 'closed', role: binding.role, socketId: binding.socketId });
@@ -117,19 +140,19 @@ export class MediaRelayCore {
   #fromAgent(agent: Peer, data: RawData, isBinary: boolean): void {
     if (!isBinary) {
       this.#refuse(agent, 'ERR_PROTOCOL_INVALID_MESSAGE', byteLength(data), true);
-      agent.ws.close(MEDIA_CLOSE.invalid, 'binary envelopes only');
+      this.#close(agent, MEDIA_CLOSE.invalid, 'binary envelopes only');
       return;
     }
     const env = decodeMediaEnvelope(toBytes(data));
     if (!env.ok) {
       this.#refuse(agent, env.reason === 'too_large' ? 'ERR_PROTOCOL_MESSAGE_TOO_LARGE' : 'ERR_PROTOCOL_INVALID_MESSAGE', byteLength(data), true);
-      agent.ws.close(MEDIA_CLOSE.invalid, 'not a media envelope');
+      this.#close(agent, MEDIA_CLOSE.invalid, 'not a media envelope');
       return;
     }
     const kind = relayMessageKind(env.payload);
     if (!kind) {
       this.#refuse(agent, 'ERR_PROTOCOL_INVALID_MESSAGE', byteLength(data), true);
-      agent.ws.close(MEDIA_CLOSE.invalid, 'not a codec chunk or cursor message');
+      this.#close(agent, MEDIA_CLOSE.invalid, 'not a codec chunk or cursor message');
       return;
     }
     for (const id of env.to) {
@@ -142,6 +165,28 @@ export class MediaRelayCore {
       }
       this.hub.forward(id, env.payload, kind);
     }
+    // Every viewer of the session here has a full queue: stop reading the agent (TCP backs it up,
+    // and the agent, which paces by its socket's unsent bytes, slows down) instead of dropping
+    // what it sends next. While one viewer can take more, frames for it must not wait behind
+    // frames for a slow one: the slow one's queue drops instead, as it always did.
+    const viewers = this.#viewersOf.get(agent.binding.sessionId);
+    if (!viewers || this.#paused.has(agent.binding.socketId)) return;
+    for (const id of viewers) if (!this.hub.isFull(id)) return;
+    this.#paused.add(agent.binding.socketId);
+    agent.ws.pause();
+  }
+
+  /** Read a paused agent's socket again (one of its viewers can take more, left, or joined). */
+  #resumeAgentOf(sessionId: string | undefined): void {
+    const agentId = sessionId === undefined ? undefined : this.#agentOf.get(sessionId);
+    if (!agentId || !this.#paused.delete(agentId)) return;
+    this.#peers.get(agentId)?.ws.resume();
+  }
+
+  /** Close a media socket; a paused one is read again first, or it would never see the peer's close frame. */
+  #close(peer: Peer, code: number, reason: string): void {
+    if (this.#paused.delete(peer.binding.socketId)) peer.ws.resume();
+    peer.ws.close(code, reason);
   }
 
   /** A viewer's ack of a frame that came on its media socket; anything else closes the socket. */
@@ -203,7 +248,7 @@ export class MediaRelayCore {
   /** Close every media socket (the process is stopping). */
   close(): void {
     clearInterval(this.#statsTimer);
-    for (const p of this.#peers.values()) p.ws.close(MEDIA_CLOSE.stopping, 'stopping');
+    for (const p of this.#peers.values()) this.#close(p, MEDIA_CLOSE.stopping, 'stopping');
   }
 }
 

@@ -19,6 +19,8 @@ export interface RelayHubOptions {
   acknowledges?(viewerId: string): boolean;
   /** A viewer's relay credit opened or closed (tell its agent: `relay:credit`). */
   creditChanged?(viewerId: string, open: boolean): void;
+  /** A viewer's queue sent chunks (it may no longer be `full`). */
+  progressed?(viewerId: string): void;
   now?: () => number;
 }
 
@@ -69,6 +71,7 @@ export class RelayHub {
           return over;
         },
         onCredit: (open) => this.#o.creditChanged?.(viewerId, open),
+        onProgress: () => this.#o.progressed?.(viewerId),
         onDrop: (n) => {
           this.framesDropped += n;
           const now = (this.#o.now ?? Date.now)();
@@ -103,6 +106,11 @@ export class RelayHub {
   /** A viewer on this node acknowledged a relayed frame. */
   ack(viewerId: string, frameId: number): void {
     this.#queues.get(viewerId)?.q.ack(frameId);
+  }
+
+  /** Another frame for this viewer now could be dropped (see `RelayQueue.full`); false without a queue. */
+  isFull(viewerId: string): boolean {
+    return this.#queues.get(viewerId)?.q.full ?? false;
   }
 
   queuedBytes(viewerId: string): number {

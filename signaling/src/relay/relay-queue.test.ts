@@ -47,6 +47,28 @@ describe('RelayQueue', () => {
     expect(ids.at(-1)).toBe(50);
   });
 
+  it('is full before it would drop: at half its bytes, or two frames short of the window that sheds (credit on)', () => {
+    const h = harness(200_000);
+    h.set(true);
+    for (const c of frameChunks(1, true, 90_000)) h.q.push(c, 'chunk');
+    expect(h.q.full).toBe(false);
+    for (const c of frameChunks(2, false, 20_000)) h.q.push(c, 'chunk');
+    expect(h.q.full).toBe(true); // 110 KB of 200 KB
+    expect(h.drops()).toBe(0);
+    let progressed = 0;
+    const w = new RelayQueue({ maxBytes: 1 << 20, windowFrames: 3, acknowledges: true, now: () => clock, send: () => undefined, congested: () => false, onDrop: () => undefined, onProgress: () => progressed++ });
+    // Three frames in flight fill the window; the next ones wait.
+    for (let id = 1; id <= 3; id++) for (const c of frameChunks(id, false, 1000)) w.push(c, 'chunk');
+    expect(progressed).toBe(3);
+    for (const c of frameChunks(4, false, 1000)) w.push(c, 'chunk');
+    expect(w.full).toBe(false); // one waiting
+    for (const c of frameChunks(5, false, 1000)) w.push(c, 'chunk');
+    expect(w.full).toBe(true); // two waiting: a third would be the last before frames are shed
+    w.ack(3);
+    expect(progressed).toBe(4); // the waiting frames went out
+    expect(w.full).toBe(false);
+  });
+
   it('never drops a frame it has started sending (the viewer would get half a frame)', () => {
     const h = harness(100_000);
     const big = frameChunks(1, false, 180_000);

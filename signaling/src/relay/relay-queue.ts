@@ -40,6 +40,8 @@ export interface RelayQueueOptions {
   acknowledges?: boolean;
   /** A cap on the window set by the agent (`relay:window`; see `maxWindowFrames`). */
   maxWindowFrames?: number;
+  /** Chunks went out to the viewer (the queue shrank). */
+  onProgress?(): void;
   now?: () => number;
 }
 
@@ -117,6 +119,19 @@ export class RelayQueue {
     this.drain();
   }
 
+  /**
+   * Another frame pushed now could be dropped: the queue holds half its byte cap, or frames wait
+   * two short of the window that sheds. The media relay stops reading the agent's socket then, so
+   * TCP slows a fast agent down instead of the queue dropping what it already sent.
+   */
+  get full(): boolean {
+    if (this.#bytes >= this.#o.maxBytes / 2) return true;
+    if (!this.#credit) return false;
+    let waiting = 0;
+    for (const u of this.#units) if (u.frameId !== null && u.sent === 0) waiting++;
+    return waiting >= Math.max(1, this.#o.windowFrames - 1);
+  }
+
   /** Can the viewer take another frame now (nothing waiting for credit)? */
   get open(): boolean {
     if (!this.#credit) return true;
@@ -159,6 +174,12 @@ export class RelayQueue {
   }
 
   #pump(): void {
+    const before = this.forwarded;
+    this.#pumpUnits();
+    if (this.forwarded !== before) this.#o.onProgress?.();
+  }
+
+  #pumpUnits(): void {
     while (this.#units.length > 0 && !this.#o.congested()) {
       const unit = this.#units[0]!;
       // A new frame waits for credit; a frame already started is finished.

@@ -35,14 +35,19 @@ const query = a.mode === 'agent' ? { agent_id: 'bench-agent', name: 'Bench', api
 const socket = io(a.url, { path: `/ws/${a.mode}`, query, transports: ['websocket'], reconnection: false });
 const useMedia = a.workload === 'frames' && a.transport !== 'socketio';
 
-/** The media plane for this socket.io connection, as the agent and the web app open it. */
-async function openMedia(s: Socket): Promise<WebSocket> {
+/**
+ * The media plane for this socket.io connection, as the agent and the web app open it. `onMessage`
+ * is attached before the socket opens, as the product's clients do: the relay's first notice can
+ * arrive with the upgrade response and be emitted before a listener added after `open` resolves.
+ */
+async function openMedia(s: Socket, onMessage: (ws: WebSocket, d: Buffer, isBinary: boolean) => void): Promise<WebSocket> {
   const ack = (await s.timeout(5000).emitWithAck('relay:media-ticket', {})) as { ok: boolean; data?: unknown };
   if (!ack.ok) throw new Error(`no media ticket: ${JSON.stringify(ack)}`);
   const t = mediaTicketSchema.parse(ack.data);
   const url = new URL(t.path, a.url.replace(/^http/, 'ws'));
   url.searchParams.set('ticket', t.ticket);
   const ws = new WebSocket(url, { perMessageDeflate: false });
+  ws.on('message', (d: Buffer, isBinary) => onMessage(ws, d, isBinary));
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
@@ -106,22 +111,19 @@ if (a.mode === 'agent') {
     const overSocketIo = () => {
       next = { send: (chunk) => socket.emit('relay:frame', { to: v.viewerId, data: chunk }), buffered: () => socketBufferedBytes(socket) };
     };
-    openMedia(socket).then(
-      (ws) => {
-        const to = [v.viewerId];
-        ws.once('close', overSocketIo);
-        ws.on('message', (d: Buffer, isBinary) => {
-          if (isBinary) return;
-          const n = mediaAgentNoticeSchema.parse(JSON.parse(d.toString()));
-          if (n.type === 'credit') {
-            if (n.viewerId !== v.viewerId) return;
-            open = n.open;
-            if (open) pump();
-          } else if (n.on.includes(v.viewerId)) {
-            next = { send: (chunk) => ws.send(encodeMediaEnvelope(to, chunk)), buffered: () => ws.bufferedAmount + socketBufferedBytes(socket) };
-          } else if (n.off.includes(v.viewerId)) overSocketIo();
-        });
-      },
+    const to = [v.viewerId];
+    openMedia(socket, (ws, d, isBinary) => {
+      if (isBinary) return;
+      const n = mediaAgentNoticeSchema.parse(JSON.parse(d.toString()));
+      if (n.type === 'credit') {
+        if (n.viewerId !== v.viewerId) return;
+        open = n.open;
+        if (open) pump();
+      } else if (n.on.includes(v.viewerId)) {
+        next = { send: (chunk) => ws.send(encodeMediaEnvelope(to, chunk)), buffered: () => ws.bufferedAmount + socketBufferedBytes(socket) };
+      } else if (n.off.includes(v.viewerId)) overSocketIo();
+    }).then(
+      (ws) => ws.once('close', overSocketIo),
       (err: unknown) => process.stderr.write(`gc-endpoint: no media plane (${String(err)}); relaying over socket.io\n`),
     );
   });
@@ -155,8 +157,8 @@ if (a.mode === 'agent') {
     };
     socket.on('relay:frame', (d: Buffer) => onFrame(d, (frameId) => socket.emit('relay:ack', { frameId })));
     if (useMedia) {
-      openMedia(socket).then(
-        (ws) => ws.on('message', (d: Buffer, isBinary) => isBinary && onFrame(d, (frameId) => ws.send(JSON.stringify({ type: 'ack', frameId })))),
+      openMedia(socket, (ws, d, isBinary) => isBinary && onFrame(d, (frameId) => ws.send(JSON.stringify({ type: 'ack', frameId })))).then(
+        () => undefined,
         (err: unknown) => process.stderr.write(`gc-endpoint: no media plane (${String(err)}); frames come as relay:frame\n`),
       );
     }

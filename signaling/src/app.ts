@@ -164,6 +164,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     enabled: config.MEDIA_RELAY === 'process' && !tls,
     maxQueueBytes: config.RELAY_QUEUE_MAX_BYTES,
     highWaterBytes: config.RELAY_HIGH_WATER_BYTES,
+    nodeFlags: config.MEDIA_RELAY_NODE_FLAGS,
     logger: logger.child({ component: 'media' }),
     onCredit: creditChanged,
     onKeyframe: requestKeyframe,

@@ -32,6 +32,20 @@ describe('parseConfig', () => {
     expect(r.problems.map((p) => p.split(' ')[0]).sort()).toEqual(['DATABASE_URL', 'JWT_SECRET', 'PORT', 'TRUSTED_PROXIES']);
   });
 
+  it('takes tuning flags for the media relay process and refuses flags that load code or open a debugger', () => {
+    const flagsOf = (v?: string) => {
+      const r = parseConfig({ JWT_SECRET: GOOD_SECRET, ...(v === undefined ? {} : { MEDIA_RELAY_NODE_FLAGS: v }) });
+      return r.ok ? r.config.MEDIA_RELAY_NODE_FLAGS : r.problems;
+    };
+    expect(flagsOf()).toEqual(['--single-threaded-gc']);
+    expect(flagsOf('')).toEqual([]);
+    expect(flagsOf(' --max-semi-space-size=4  --single-threaded-gc ')).toEqual(['--max-semi-space-size=4', '--single-threaded-gc']);
+    for (const bad of ['--inspect', '--inspect-brk=0.0.0.0:9229', '--require=/tmp/x.js', '--import=data:x', '--eval=1', '--experimental-loader=x', 'single-threaded-gc', '--x=$(id)', '--env-file=.env']) {
+      const problems = flagsOf(bad);
+      expect(problems, bad).toEqual([expect.stringMatching(/^MEDIA_RELAY_NODE_FLAGS /)]);
+    }
+  });
+
   it('requires TLS_CERT_FILE and TLS_KEY_FILE together', () => {
     const r = parseConfig({ JWT_SECRET: GOOD_SECRET, TLS_CERT_FILE: '/x.pem' });
     expect(r.ok).toBe(false);

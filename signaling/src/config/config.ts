@@ -129,6 +129,25 @@ const envSchema = z
     RELAY_HIGH_WATER_BYTES: int(1024 * 1024, 64 * 1024, 16 * 1024 * 1024),
     /** `process`: relayed frames go through the media plane, served by a child process with a small heap; `off`: socket.io only. */
     MEDIA_RELAY: z.enum(['process', 'off']).default('process'),
+    /**
+     * Node/V8 flags for the media relay process, space-separated (empty: V8's defaults). The
+     * default keeps its garbage collector on its own thread: measured, about half the CPU per
+     * relayed MB (`bench/README.md`). Flags that load code or open a debugger are refused.
+     */
+    MEDIA_RELAY_NODE_FLAGS: z
+      .string()
+      .default('--single-threaded-gc')
+      .transform((v, ctx) => {
+        const flags = v.split(/\s+/).filter(Boolean);
+        for (const f of flags) {
+          const name = /^--([a-z0-9][a-z0-9_-]*)(?:=[A-Za-z0-9._-]+)?$/.exec(f)?.[1]?.replace(/_/g, '-');
+          if (!name || /^(inspect|debug|require|import|loader|experimental-loader|eval|print|env-file|experimental-|allow-|permission|cpu-prof-dir|heap-prof-dir|diagnostic-dir|report)/.test(name)) {
+            ctx.addIssue({ code: 'custom', message: `must be --flag or --flag=value V8/Node tuning flags; refused: ${f.slice(0, 40)}` });
+            return z.NEVER;
+          }
+        }
+        return flags;
+      }),
     REDIS_URL: z
       .string()
       .optional()

@@ -90,6 +90,8 @@ describe('media plane', () => {
     vm.binary.forEach((b, i) => expect(Buffer.compare(b, Buffer.from(chunks[i]!))).toBe(0));
     // The relayed bytes never passed through this process's relay queues.
     expect(s.app.relay.bytesForwarded).toBe(0);
+    // The relay process runs with MEDIA_RELAY_NODE_FLAGS (default: its GC on its own thread).
+    expect(s.app.media.processFlags).toContain('--single-threaded-gc');
     for (const x of [agent.socket, viewer.socket, am.ws, vm.ws]) x.close();
   });
 

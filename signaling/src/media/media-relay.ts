@@ -29,6 +29,8 @@ export interface MediaRelayOptions {
   onKeyframe(viewerId: string): void;
   /** A media socket broke the protocol (audit it). */
   onRefused(r: Extract<FromRelay, { type: 'refused' }> & { ip: string; sessionId: string }): void;
+  /** Node/V8 flags for the relay process (`MEDIA_RELAY_NODE_FLAGS`). */
+  nodeFlags?: readonly string[];
   now?: () => number;
   statsIntervalMs?: number;
 }
@@ -51,6 +53,8 @@ export class MediaRelay {
   #closed = false;
   bytesForwarded = 0;
   framesDropped = 0;
+  /** The Node/V8 flags the running relay process reported (empty until it has started). */
+  processFlags: string[] = [];
   queuedBytes = 0;
 
   constructor(o: MediaRelayOptions) {
@@ -154,7 +158,7 @@ export class MediaRelay {
   #spawn(): Promise<ChildProcess> {
     const options: RelayProcessOptions = { maxQueueBytes: this.#o.maxQueueBytes, highWaterBytes: this.#o.highWaterBytes, statsIntervalMs: this.#o.statsIntervalMs ?? 1000 };
     const child = fork(fileURLToPath(new URL('./relay-process.ts', import.meta.url)), [JSON.stringify(options)], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--import', 'tsx', ...(this.#o.nodeFlags ?? [])],
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -184,7 +188,8 @@ export class MediaRelay {
             return reject(new AppError('ERR_MEDIA_UNAVAILABLE', 'The server is stopping'));
           }
           this.#child = child;
-          log.info({ pid: child.pid }, 'media relay process started');
+          this.processFlags = m.execArgv.filter((a) => a.startsWith('--') && a !== '--import');
+          log.info({ pid: child.pid, flags: this.processFlags }, 'media relay process started');
           resolve(child);
           return;
         }

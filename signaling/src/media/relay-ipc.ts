@@ -24,7 +24,7 @@ export type ToRelay =
   | { type: 'window'; viewerId: string; frames: number };
 
 export type FromRelay =
-  | { type: 'ready' }
+  | { type: 'ready'; execArgv: string[] }
   | { type: 'attached'; role: MediaRole; socketId: string }
   | { type: 'closed'; role: MediaRole; socketId: string }
   | { type: 'credit'; viewerId: string; open: boolean }

@@ -24,4 +24,4 @@ process.on('disconnect', () => {
   core.close();
   setTimeout(() => process.exit(0), 200).unref();
 });
-send({ type: 'ready' });
+send({ type: 'ready', execArgv: process.execArgv });

@@ -1,7 +1,6 @@
 // End-to-end media benchmarks: the real agent CLI (synthetic screen), the real server and viewers
 // (test/support/viewer-client.ts) each in their own process, as in production. All on one machine,
 // so the agent's capture timestamps (Date.now, stamped into the pixels) and the viewer's clock agree.
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import sharp from 'sharp';
 import { createSyntheticSource } from '../../../agent/src/capture/synthetic-source.ts';
@@ -9,6 +8,7 @@ import { JPEG_OPTIONS } from '../../../agent/src/pipeline/frame-pipeline.ts';
 import { startAgentProcess, type AgentProcess } from '../../support/agent-process.ts';
 import { ADMIN_PASSWORD, ADMIN_USER } from '../../support/server-process.ts';
 import type { ViewerClientOptions } from '../../support/viewer-client.ts';
+import { cpuMsOf } from '../lib/cpu.ts';
 import { gcServer, sharedGcServer } from '../lib/gc-setup.ts';
 import { BENCH_SERVER_ENV } from './input.ts';
 import type { Metric } from '../lib/metric.ts';
@@ -113,17 +113,6 @@ async function streamViewer(m: MediaSession, o: Partial<ViewerClientOptions> = {
 async function measure(role: Role, ms: number): Promise<ViewerWindow> {
   role.send({ type: 'measure', ms });
   return role.next<ViewerWindow>('window', ms + 60_000);
-}
-
-/** CPU time (user + system, all threads) a process has used so far, ms; NaN once it is gone. */
-function cpuMsOf(pid: number): number {
-  try {
-    // Fields after the parenthesised command name: state is [0], utime [11], stime [12] (clock ticks, 100/s).
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return NaN;
-  }
 }
 
 /** `measure`, plus the CPU the agent and the server used per captured frame meanwhile. */

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { Metric } from '../lib/metric.ts';
 import { atLeast } from '../lib/metric.ts';
 import { startRole, type Role } from '../lib/roles.ts';
 import { percentile, sortNumbers } from '../lib/stats.ts';
+import { cpuMsOf } from '../lib/cpu.ts';
 import { gcServer, sharedGcServer } from '../lib/gc-setup.ts';
 import { BENCH_SERVER_ENV } from './input.ts';
 import type { CaseOptions } from './relay.ts';
@@ -22,12 +22,6 @@ interface Step {
   /** Server process CPU over the window, in % of one core. */
   serverCpuPct: number;
   ok: boolean;
-}
-
-/** CPU time (user + system) of a process so far, in ms (Linux clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 /**
@@ -54,9 +48,9 @@ export async function relaySessions(o: CaseOptions): Promise<Metric[]> {
       have = grown.reduce((n, g) => n + g.sessions, 0);
       await new Promise((r) => setTimeout(r, settleMs));
       for (const s of swarms) s.send({ type: 'reset' });
-      const cpu0 = cpuMs(gc.server.pid);
+      const cpu0 = cpuMsOf(gc.server.pid);
       await new Promise((r) => setTimeout(r, windowMs));
-      const serverCpuPct = ((cpuMs(gc.server.pid) - cpu0) / windowMs) * 100;
+      const serverCpuPct = ((cpuMsOf(gc.server.pid) - cpu0) / windowMs) * 100;
       for (const s of swarms) s.send({ type: 'collect' });
       const rs = await Promise.all(swarms.map((s) => s.next<{ sent: number; received: number; latencies: number[] }>('result', 30_000)));
       const lat = sortNumbers(rs.flatMap((r) => r.latencies));

@@ -5,6 +5,7 @@ import { median, percentile, sortNumbers, spread } from '../lib/stats.ts';
 import { gcServer, sharedGcServer } from '../lib/gc-setup.ts';
 import { BENCH_SERVER_ENV } from './input.ts';
 import { RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
+import { cpuPerMB, withChildren } from '../lib/cpu.ts';
 
 export interface CaseOptions {
   quick: boolean;
@@ -18,14 +19,27 @@ const MB = 1024 * 1024;
  * `ws-relay-handoff`).
  */
 async function wsRelayOnce(durationMs: number, messageBytes: number, role = 'ws-relay', args: Record<string, unknown> = {}): Promise<number> {
+  return (await wsRelayRun(durationMs, messageBytes, role, args)).mbps;
+}
+
+/** CPU ms per MB relayed, per process, from 1 s into the stream to its end. */
+type CpuPerMB = Record<'relay' | 'sender' | 'receiver', number>;
+const CPU_SETTLE_MS = 1000;
+
+async function wsRelayRun(durationMs: number, messageBytes: number, role = 'ws-relay', args: Record<string, unknown> = {}): Promise<{ mbps: number; cpu: CpuPerMB }> {
   const relay = startRole(role, args);
   const { port } = await relay.next<{ port: number }>('ready');
   const recv = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?recv`, mode: 'recv', durationMs, messageBytes });
   await recv.next('ready');
   const send = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?send`, mode: 'send', durationMs, messageBytes });
+  const cpu = cpuPerMB({ relay: () => withChildren(relay.child.pid!), sender: () => [send.child.pid!], receiver: () => [recv.child.pid!] });
+  const settle = setTimeout(() => cpu.start(), CPU_SETTLE_MS);
   const r = await recv.next<{ bytes: number; ms: number }>('result');
+  clearTimeout(settle);
+  const mbps = r.bytes / MB / (r.ms / 1000);
+  const perMB = cpu.perMB(mbps) as CpuPerMB;
   await Promise.all([send.stop(), relay.stop(), recv.stop()]);
-  return r.bytes / MB / (r.ms / 1000);
+  return { mbps, cpu: perMB };
 }
 
 /** The same shape through a bare socket.io relay (no auth, no checks): where socket.io itself stops. */
@@ -69,18 +83,24 @@ function controlPlaneProbe(url: string, afterMs: number): { stop(): Promise<numb
 }
 
 /** MB/s through our relay, the server's JS heap after it (MiB; null in quick mode), and control-plane round trips meanwhile. */
-async function gcRelayOnce(durationMs: number, quick: boolean, chunkBytes: number, transport: 'media' | 'socketio' = 'media'): Promise<{ mbps: number; heapMiB: number | null; healthzMs: number[] }> {
+async function gcRelayOnce(durationMs: number, quick: boolean, chunkBytes: number, transport: 'media' | 'socketio' = 'media', env: Record<string, string> = {}): Promise<{ mbps: number; heapMiB: number | null; healthzMs: number[]; cpu: CpuPerMB }> {
   // Quick mode reuses the run's shared server (a server start costs more than the measurement).
-  const gc = quick ? await sharedGcServer(BENCH_SERVER_ENV) : await gcServer({ METRICS_TOKEN });
+  const gc = quick ? await sharedGcServer(BENCH_SERVER_ENV) : await gcServer({ METRICS_TOKEN, ...env });
   try {
     const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'frames', chunkBytes, transport });
     const { sessionId } = await agent.next<{ sessionId: string }>('ready');
     const viewer = startRole('gc-endpoint', { url: gc.server.url, mode: 'viewer', token: await gc.viewerToken(sessionId), sessionId, durationMs, workload: 'frames', transport });
     const probe = controlPlaneProbe(gc.server.url, Math.min(1000, durationMs / 2));
+    // The relay is the server and its media relay process together.
+    const cpu = cpuPerMB({ relay: () => withChildren(gc.server.pid), sender: () => [agent.child.pid!], receiver: () => [viewer.child.pid!] });
+    const settle = setTimeout(() => cpu.start(), CPU_SETTLE_MS);
     const r = await viewer.next<{ bytes: number; ms: number }>('result');
+    clearTimeout(settle);
+    const mbps = r.bytes / MB / (r.ms / 1000);
+    const perMB = cpu.perMB(mbps) as CpuPerMB;
     const healthzMs = await probe.stop();
     await Promise.all([agent.stop(), viewer.stop()]);
-    return { mbps: r.bytes / MB / (r.ms / 1000), heapMiB: quick ? null : await serverHeapMiB(gc.server.url), healthzMs };
+    return { mbps, heapMiB: quick ? null : await serverHeapMiB(gc.server.url), healthzMs, cpu: perMB };
   } finally {
     if (!quick) await gc.server.stop();
   }
@@ -104,14 +124,21 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
   const durationMs = o.quick ? 800 : 5000;
   const base: number[] = [];
   const ours: number[] = [];
+  const baseCpu: CpuPerMB[] = [];
+  const oursCpu: CpuPerMB[] = [];
   const bareSio: number[] = [];
   const overSocketIo: number[] = [];
+  const v8DefaultGc: number[] = [];
+  const v8DefaultGcCpu: CpuPerMB[] = [];
   const heaps: number[] = [];
   const healthz: { media: number[]; socketio: number[] } = { media: [], socketio: [] };
   for (let i = 0; i < reps; i++) {
-    base.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES));
+    const b = await wsRelayRun(durationMs, RELAY_CHUNK_MAX_BYTES);
+    base.push(b.mbps);
+    baseCpu.push(b.cpu);
     const r = await gcRelayOnce(durationMs, o.quick, RELAY_CHUNK_MAX_BYTES);
     ours.push(r.mbps);
+    oursCpu.push(r.cpu);
     healthz.media.push(...r.healthzMs);
     if (r.heapMiB !== null) heaps.push(r.heapMiB);
     // Quick mode proves the cases run; the reference points are for full runs.
@@ -120,6 +147,10 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
       // Our relay without the media plane (MEDIA_RELAY=off, or a client that does not open it).
       const sio = await gcRelayOnce(durationMs, false, RELAY_CHUNK_MAX_BYTES, 'socketio');
       overSocketIo.push(sio.mbps);
+      // The media relay process with V8's default (parallel, concurrent) garbage collector.
+      const dflt = await gcRelayOnce(durationMs, false, RELAY_CHUNK_MAX_BYTES, 'media', { MEDIA_RELAY_NODE_FLAGS: '' });
+      v8DefaultGc.push(dflt.mbps);
+      v8DefaultGcCpu.push(dflt.cpu);
       healthz.socketio.push(...sio.healthzMs);
       if (sio.heapMiB !== null) heaps.push(sio.heapMiB);
     }
@@ -141,7 +172,16 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
       handoff.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES, 'ws-relay-handoff', { ballastMiB }));
     }
     const pct = (xs: number[], p: number) => Number(percentile(sortNumbers(xs), p).toFixed(1));
+    const cpuOf = (xs: CpuPerMB[]) => Object.fromEntries((['relay', 'sender', 'receiver'] as const).map((k) => [k, Number(median(xs.map((x) => x[k])).toFixed(3))]));
     reference = {
+      // Where the CPU goes: ms of CPU per MB relayed in each process (median over the reps; the
+      // relay is our server with its media relay process).
+      ...Object.fromEntries(Object.entries(cpuOf(oursCpu)).map(([k, v]) => [`oursCpuMsPerMB_${k}`, v])),
+      ...Object.fromEntries(Object.entries(cpuOf(baseCpu)).map(([k, v]) => [`wsCpuMsPerMB_${k}`, v])),
+      // Our relay process with V8's default GC threads (MEDIA_RELAY_NODE_FLAGS=''), same run.
+      oursWithV8DefaultGcMBps: Number(median(v8DefaultGc).toFixed(1)),
+      oursWithV8DefaultGcRatio: ratioTo(median(v8DefaultGc), median(base)),
+      oursWithV8DefaultGcCpuMsPerMB_relay: cpuOf(v8DefaultGcCpu).relay!,
       // The main process's HTTP round trips while the relay runs, with the media plane and without.
       healthzDuringRelayP50Ms: pct(healthz.media, 50),
       healthzDuringRelayP99Ms: pct(healthz.media, 99),

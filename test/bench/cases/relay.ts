@@ -22,18 +22,25 @@ async function wsRelayOnce(durationMs: number, messageBytes: number, role = 'ws-
   return (await wsRelayRun(durationMs, messageBytes, role, args)).mbps;
 }
 
-/** CPU ms per MB relayed, per process, from 1 s into the stream to its end. */
+/** CPU ms per MB relayed, per process, over the counted window (from the warm-up's end, roughly). */
 type CpuPerMB = Record<'relay' | 'sender' | 'receiver', number>;
 const CPU_SETTLE_MS = 1000;
+/**
+ * Full runs count goodput from 2 s after the first byte, on every relay alike (`goodputCounter`):
+ * a relay process runs for days, and a fresh one spends its first seconds compiling its hot
+ * path (perf, 2026-11-27: 10% of our relay process's CPU in TurboFan 1.5–3.5 s in, none 5–7 s in).
+ * Set per run by `relayGoodput` (quick runs do not warm up).
+ */
+let warmupMs = 0;
 
 async function wsRelayRun(durationMs: number, messageBytes: number, role = 'ws-relay', args: Record<string, unknown> = {}): Promise<{ mbps: number; cpu: CpuPerMB }> {
   const relay = startRole(role, args);
   const { port } = await relay.next<{ port: number }>('ready');
-  const recv = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?recv`, mode: 'recv', durationMs, messageBytes });
+  const recv = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?recv`, mode: 'recv', durationMs, messageBytes, warmupMs });
   await recv.next('ready');
-  const send = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?send`, mode: 'send', durationMs, messageBytes });
+  const send = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?send`, mode: 'send', durationMs, messageBytes, warmupMs });
   const cpu = cpuPerMB({ relay: () => withChildren(relay.child.pid!), sender: () => [send.child.pid!], receiver: () => [recv.child.pid!] });
-  const settle = setTimeout(() => cpu.start(), CPU_SETTLE_MS);
+  const settle = setTimeout(() => cpu.start(), warmupMs + CPU_SETTLE_MS);
   const r = await recv.next<{ bytes: number; ms: number }>('result');
   clearTimeout(settle);
   const mbps = r.bytes / MB / (r.ms / 1000);
@@ -46,9 +53,9 @@ async function wsRelayRun(durationMs: number, messageBytes: number, role = 'ws-r
 async function sioRelayOnce(durationMs: number, messageBytes: number): Promise<number> {
   const relay = startRole('sio-relay', {});
   const { port } = await relay.next<{ port: number }>('ready');
-  const recv = startRole('sio-endpoint', { port, mode: 'recv', durationMs, messageBytes });
+  const recv = startRole('sio-endpoint', { port, mode: 'recv', durationMs, messageBytes, warmupMs });
   await recv.next('ready');
-  const send = startRole('sio-endpoint', { port, mode: 'send', durationMs, messageBytes });
+  const send = startRole('sio-endpoint', { port, mode: 'send', durationMs, messageBytes, warmupMs });
   const r = await recv.next<{ bytes: number; ms: number }>('result');
   await Promise.all([send.stop(), relay.stop(), recv.stop()]);
   return r.bytes / MB / (r.ms / 1000);
@@ -87,13 +94,13 @@ async function gcRelayOnce(durationMs: number, quick: boolean, chunkBytes: numbe
   // Quick mode reuses the run's shared server (a server start costs more than the measurement).
   const gc = quick ? await sharedGcServer(BENCH_SERVER_ENV) : await gcServer({ METRICS_TOKEN, ...env });
   try {
-    const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'frames', chunkBytes, transport });
+    const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'frames', chunkBytes, transport, warmupMs });
     const { sessionId } = await agent.next<{ sessionId: string }>('ready');
-    const viewer = startRole('gc-endpoint', { url: gc.server.url, mode: 'viewer', token: await gc.viewerToken(sessionId), sessionId, durationMs, workload: 'frames', transport });
-    const probe = controlPlaneProbe(gc.server.url, Math.min(1000, durationMs / 2));
+    const viewer = startRole('gc-endpoint', { url: gc.server.url, mode: 'viewer', token: await gc.viewerToken(sessionId), sessionId, durationMs, workload: 'frames', transport, warmupMs });
+    const probe = controlPlaneProbe(gc.server.url, warmupMs + Math.min(1000, durationMs / 2));
     // The relay is the server and its media relay process together.
     const cpu = cpuPerMB({ relay: () => withChildren(gc.server.pid), sender: () => [agent.child.pid!], receiver: () => [viewer.child.pid!] });
-    const settle = setTimeout(() => cpu.start(), CPU_SETTLE_MS);
+    const settle = setTimeout(() => cpu.start(), warmupMs + CPU_SETTLE_MS);
     const r = await viewer.next<{ bytes: number; ms: number }>('result');
     clearTimeout(settle);
     const mbps = r.bytes / MB / (r.ms / 1000);
@@ -122,6 +129,7 @@ async function serverHeapMiB(url: string): Promise<number | null> {
 export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
   const reps = o.quick ? 1 : 3;
   const durationMs = o.quick ? 800 : 5000;
+  warmupMs = o.quick ? 0 : 2000;
   const base: number[] = [];
   const ours: number[] = [];
   const baseCpu: CpuPerMB[] = [];

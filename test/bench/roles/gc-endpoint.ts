@@ -7,7 +7,7 @@ import { chunkFrame, encodeFrame, readChunkHeader } from '@guruconnect/shared/co
 import { encodeMediaEnvelope, mediaAgentNoticeSchema, mediaTicketSchema } from '@guruconnect/shared/protocol';
 import { RELAY_CHUNK_MAX_BYTES } from '@guruconnect/shared/limits';
 import { socketBufferedBytes } from '../../../agent/src/connection/agent-connection.ts';
-import { goodputCounter, SENDER_BUFFER_BYTES } from '../lib/goodput.ts';
+import { goodputCounter, SENDER_BUFFER_BYTES, senderEnd } from '../lib/goodput.ts';
 import { report, roleArgs } from '../lib/roles.ts';
 
 interface Args {
@@ -28,6 +28,8 @@ interface Args {
   frameBytes?: number;
   /** frames: the media plane (default, as the product) or socket.io `relay:frame` only. */
   transport?: 'media' | 'socketio';
+  /** frames: uncounted time from the first byte (see `goodputCounter`). */
+  warmupMs?: number;
 }
 const a = roleArgs<Args>();
 // A viewer that acknowledges frames says so, as the product's viewers do (credit from the first frame).
@@ -79,7 +81,7 @@ if (a.mode === 'agent') {
     const pool = Array.from({ length: 4 }, (_, i) => chunkFrame(frame, i + 1, a.chunkBytes ?? RELAY_CHUNK_MAX_BYTES));
     let sent = 0;
     let queue: Uint8Array[] = [];
-    const end = Date.now() + a.durationMs + 2000;
+    const end = senderEnd(a.durationMs, a.warmupMs);
     // The server's relay credit for this viewer, as the agent honours it: no new frame while shut.
     let open = true;
     socket.on('relay:credit', (c: { viewerId: string; open: boolean }) => {
@@ -146,7 +148,7 @@ if (a.mode === 'agent') {
       tick();
       return;
     }
-    const count = goodputCounter(a.durationMs);
+    const count = goodputCounter(a.durationMs, a.warmupMs);
     // Acknowledge each whole frame, as viewers do (this turns on the server's credit window), on
     // the socket it came on.
     const onFrame = (d: Buffer, ack: (frameId: number) => void) => {

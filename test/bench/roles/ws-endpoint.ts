@@ -1,22 +1,22 @@
 // Baseline endpoints for the ws relay: a sender with bufferedAmount backpressure, a counting receiver;
 // with `rate`, a sender of ~32-byte stamped JSON events and a receiver of their one-way latencies.
 import WebSocket from 'ws';
-import { goodputCounter, SENDER_BUFFER_BYTES } from '../lib/goodput.ts';
+import { goodputCounter, SENDER_BUFFER_BYTES, senderEnd } from '../lib/goodput.ts';
 import { report, roleArgs } from '../lib/roles.ts';
 
-const a = roleArgs<{ url: string; mode: 'send' | 'recv'; durationMs: number; messageBytes: number; rate?: number }>();
+const a = roleArgs<{ url: string; mode: 'send' | 'recv'; durationMs: number; messageBytes: number; rate?: number; warmupMs?: number }>();
 const ws = new WebSocket(a.url);
 ws.binaryType = 'nodebuffer';
 ws.on('open', () => {
   if (a.rate !== undefined) return void input(a.rate);
   if (a.mode === 'recv') {
-    const count = goodputCounter(a.durationMs);
+    const count = goodputCounter(a.durationMs, a.warmupMs);
     ws.on('message', (d: Buffer) => count(d.length));
     report({ type: 'ready' });
     return;
   }
   const payload = Buffer.alloc(a.messageBytes, 7);
-  const end = Date.now() + a.durationMs + 2000;
+  const end = senderEnd(a.durationMs, a.warmupMs);
   const pump = () => {
     while (ws.bufferedAmount < SENDER_BUFFER_BYTES && Date.now() < end) ws.send(payload);
     if (Date.now() < end) setTimeout(pump, 1);

@@ -18,8 +18,8 @@ const MB = 1024 * 1024;
  * and `args` pick a reference variant of the plain relay (`ws-relay` with a heap ballast,
  * `ws-relay-handoff`).
  */
-async function wsRelayOnce(durationMs: number, messageBytes: number, role = 'ws-relay', args: Record<string, unknown> = {}): Promise<number> {
-  return (await wsRelayRun(durationMs, messageBytes, role, args)).mbps;
+async function wsRelayOnce(durationMs: number, messageBytes: number, role = 'ws-relay', args: Record<string, unknown> = {}, relayFlags: readonly string[] = []): Promise<number> {
+  return (await wsRelayRun(durationMs, messageBytes, role, args, relayFlags)).mbps;
 }
 
 /** CPU ms per MB relayed, per process, over the counted window (from the warm-up's end, roughly). */
@@ -32,13 +32,20 @@ const CPU_SETTLE_MS = 1000;
  * Set per run by `relayGoodput` (quick runs do not warm up).
  */
 let warmupMs = 0;
+/**
+ * Every sender and receiver of every relay variant (ws, bare socket.io, ours) runs with its GC on
+ * its own thread. They are the instruments, not the relay under test; with V8's GC helper threads
+ * on 2 cores, the heavier ones (socket.io client, schemas) took 0.7–0.95 ms of CPU per MB in some
+ * runs instead of 0.3–0.4, and those runs measured the endpoints (bench/README.md).
+ */
+const ENDPOINT_FLAGS = ['--single-threaded-gc'];
 
-async function wsRelayRun(durationMs: number, messageBytes: number, role = 'ws-relay', args: Record<string, unknown> = {}): Promise<{ mbps: number; cpu: CpuPerMB }> {
-  const relay = startRole(role, args);
+async function wsRelayRun(durationMs: number, messageBytes: number, role = 'ws-relay', args: Record<string, unknown> = {}, relayFlags: readonly string[] = []): Promise<{ mbps: number; cpu: CpuPerMB }> {
+  const relay = startRole(role, args, relayFlags);
   const { port } = await relay.next<{ port: number }>('ready');
-  const recv = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?recv`, mode: 'recv', durationMs, messageBytes, warmupMs });
+  const recv = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?recv`, mode: 'recv', durationMs, messageBytes, warmupMs }, ENDPOINT_FLAGS);
   await recv.next('ready');
-  const send = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?send`, mode: 'send', durationMs, messageBytes, warmupMs });
+  const send = startRole('ws-endpoint', { url: `ws://127.0.0.1:${port}/?send`, mode: 'send', durationMs, messageBytes, warmupMs }, ENDPOINT_FLAGS);
   const cpu = cpuPerMB({ relay: () => withChildren(relay.child.pid!), sender: () => [send.child.pid!], receiver: () => [recv.child.pid!] });
   const settle = setTimeout(() => cpu.start(), warmupMs + CPU_SETTLE_MS);
   const r = await recv.next<{ bytes: number; ms: number }>('result');
@@ -53,9 +60,9 @@ async function wsRelayRun(durationMs: number, messageBytes: number, role = 'ws-r
 async function sioRelayOnce(durationMs: number, messageBytes: number): Promise<number> {
   const relay = startRole('sio-relay', {});
   const { port } = await relay.next<{ port: number }>('ready');
-  const recv = startRole('sio-endpoint', { port, mode: 'recv', durationMs, messageBytes, warmupMs });
+  const recv = startRole('sio-endpoint', { port, mode: 'recv', durationMs, messageBytes, warmupMs }, ENDPOINT_FLAGS);
   await recv.next('ready');
-  const send = startRole('sio-endpoint', { port, mode: 'send', durationMs, messageBytes, warmupMs });
+  const send = startRole('sio-endpoint', { port, mode: 'send', durationMs, messageBytes, warmupMs }, ENDPOINT_FLAGS);
   const r = await recv.next<{ bytes: number; ms: number }>('result');
   await Promise.all([send.stop(), relay.stop(), recv.stop()]);
   return r.bytes / MB / (r.ms / 1000);
@@ -94,9 +101,9 @@ async function gcRelayOnce(durationMs: number, quick: boolean, chunkBytes: numbe
   // Quick mode reuses the run's shared server (a server start costs more than the measurement).
   const gc = quick ? await sharedGcServer(BENCH_SERVER_ENV) : await gcServer({ METRICS_TOKEN, ...env });
   try {
-    const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'frames', chunkBytes, transport, warmupMs });
+    const agent = startRole('gc-endpoint', { url: gc.server.url, mode: 'agent', key: gc.key, durationMs, workload: 'frames', chunkBytes, transport, warmupMs }, ENDPOINT_FLAGS);
     const { sessionId } = await agent.next<{ sessionId: string }>('ready');
-    const viewer = startRole('gc-endpoint', { url: gc.server.url, mode: 'viewer', token: await gc.viewerToken(sessionId), sessionId, durationMs, workload: 'frames', transport, warmupMs });
+    const viewer = startRole('gc-endpoint', { url: gc.server.url, mode: 'viewer', token: await gc.viewerToken(sessionId), sessionId, durationMs, workload: 'frames', transport, warmupMs }, ENDPOINT_FLAGS);
     const probe = controlPlaneProbe(gc.server.url, warmupMs + Math.min(1000, durationMs / 2));
     // The relay is the server and its media relay process together.
     const cpu = cpuPerMB({ relay: () => withChildren(gc.server.pid), sender: () => [agent.child.pid!], receiver: () => [viewer.child.pid!] });
@@ -175,7 +182,10 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
     const ballastMiB = Math.round(median(heaps));
     const bigHeap: number[] = [];
     const handoff: number[] = [];
+    const wsSingleGc: number[] = [];
     for (let i = 0; i < reps; i++) {
+      // The plain relay with the GC flag our relay process runs with (MEDIA_RELAY_NODE_FLAGS).
+      wsSingleGc.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES, 'ws-relay', {}, ['--single-threaded-gc']));
       bigHeap.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES, 'ws-relay', { ballastMiB }));
       handoff.push(await wsRelayOnce(durationMs, RELAY_CHUNK_MAX_BYTES, 'ws-relay-handoff', { ballastMiB }));
     }
@@ -202,6 +212,9 @@ export async function relayGoodput(o: CaseOptions): Promise<Metric[]> {
       wsWithServerHeapRatio: ratioTo(median(bigHeap), median(base)),
       wsHandoffToSmallHeapMBps: Number(median(handoff).toFixed(1)),
       wsHandoffToSmallHeapRatio: ratioTo(median(handoff), median(base)),
+      wsWithSingleThreadedGcMBps: Number(median(wsSingleGc).toFixed(1)),
+      wsWithSingleThreadedGcRatio: ratioTo(median(wsSingleGc), median(base)),
+      oursVsWsWithSingleThreadedGc: ratioTo(median(ours), median(wsSingleGc)),
       // The ceiling of any relay built on socket.io here: the same messages through a bare socket.io relay.
       bareSocketIoMBps: Number(median(bareSio).toFixed(1)),
       bareSocketIoRatio: ratioTo(median(bareSio), median(base)),

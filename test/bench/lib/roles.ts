@@ -12,10 +12,13 @@ export interface Role {
   stop(): Promise<void>;
 }
 
-/** Run `roles/<name>.ts` (or the module at a `file:` URL) as a separate process, talking JSON over IPC. */
-export function startRole(name: string | URL, args: Record<string, unknown>): Role {
+/**
+ * Run `roles/<name>.ts` (or the module at a `file:` URL) as a separate process, talking JSON over
+ * IPC; `nodeFlags` go to its Node (e.g. `--single-threaded-gc`).
+ */
+export function startRole(name: string | URL, args: Record<string, unknown>, nodeFlags: readonly string[] = []): Role {
   const file = name instanceof URL ? fileURLToPath(name) : fileURLToPath(new URL(`../roles/${name}.ts`, import.meta.url));
-  const child = fork(file, [JSON.stringify(args)], { execArgv: ['--import', TSX], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(file, [JSON.stringify(args)], { execArgv: ['--import', TSX, ...nodeFlags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const inbox: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
   child.on('message', (m) => {

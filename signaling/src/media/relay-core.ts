@@ -105,7 +105,7 @@ export class MediaRelayCore {
       if (oldPeer) this.#close(oldPeer, MEDIA_CLOSE.replaced, 'replaced');
       this.#agentOf.set(binding.sessionId, binding.socketId);
       ws.on('message', (data, isBinary) => this.#fromAgent(peer, data, isBinary));
-      const on = [...this.#peers.values()].filter((p) => p.binding.role === 'viewer' && p.binding.sessionId === binding.sessionId).map((p) => p.binding.socketId);
+      const on = [...(this.#viewersOf.get(binding.sessionId) ?? [])];
       this.#notice(peer, { type: 'viewers', on, off: [] });
     } else {
       ws.on('message', (data, isBinary) => this.#fromViewer(peer, data, isBinary));
